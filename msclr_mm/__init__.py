@@ -1,0 +1,11 @@
+"""msclr_mm: Multi-Skeleton Contrastive Learning (MS-CLR) for mmaction2.
+
+Importing the package applies the stack fixes in :mod:`msclr_mm.compat` first, then
+registers every dataset, transform, model and metric of the plugin into mmaction2's
+registries, so configs can name them next to mmaction2's own.
+"""
+
+from . import compat  # noqa: F401  (must run before anything imports mmaction.models)
+from .version import __version__
+
+__all__ = ['__version__', 'compat']

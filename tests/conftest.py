@@ -1,0 +1,40 @@
+"""Shared test helpers: the repository root, the shared real data, running tools."""
+
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
+
+
+def run_python(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):
+    """Run ``python ARGS`` in a fresh interpreter and return the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault('PYTHONUNBUFFERED', '1')
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f'python {" ".join(args)} exited {proc.returncode}\n'
+            f'--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}'
+        )
+    return proc
+
+
+@pytest.fixture
+def shared_data():
+    """Path of ../shared/data; skips the test when the folder is absent."""
+    if not osp.isdir(SHARED_DATA):
+        pytest.skip(f'real data folder {SHARED_DATA} is absent')
+    return SHARED_DATA
