@@ -1,0 +1,361 @@
+"""`UnifiedSTGCN`: one ST-GCN trunk shared by several skeleton formats."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmaction.registry import MODELS
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from msclr_mm.skeletons import SkeletonFormat, get_format
+
+from .attention_drop import EnergyAttentionDrop
+
+FormatSpec = Union[str, Dict[str, Any], SkeletonFormat]
+
+
+class STGCNBlock(nn.Module):
+    """One ST-GCN block whose graph is passed in at call time.
+
+    Graph convolution (1x1 conv to ``K * out`` channels, product with the ``K`` adjacency
+    subsets, BN, ReLU), then temporal convolution (``tcn_kernel x 1`` conv, BN, dropout),
+    residual and ReLU. The same parameters as mmaction2's ``STGCNBlock`` with
+    ``unit_gcn`` / ``unit_tcn``, minus the adjacency and edge importance, which belong to a
+    format.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        num_subsets (int): Number ``K`` of adjacency subsets.
+        stride (int): Temporal stride. Defaults to 1.
+        tcn_kernel (int): Temporal kernel size (odd). Defaults to 9.
+        dropout (float): Dropout after the temporal convolution. Defaults to 0.
+        residual (bool): Whether to add a residual branch. Defaults to True.
+
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_subsets: int,
+        stride: int = 1,
+        tcn_kernel: int = 9,
+        dropout: float = 0.0,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        if tcn_kernel % 2 != 1:
+            raise ValueError(f'tcn_kernel must be odd, got {tcn_kernel}')
+        self.out_channels = out_channels
+        self.num_subsets = num_subsets
+        self.gcn_conv = nn.Conv2d(in_channels, out_channels * num_subsets, 1)
+        self.gcn_bn = nn.BatchNorm2d(out_channels)
+        self.tcn_conv = nn.Conv2d(
+            out_channels,
+            out_channels,
+            (tcn_kernel, 1),
+            stride=(stride, 1),
+            padding=((tcn_kernel - 1) // 2, 0),
+        )
+        self.tcn_bn = nn.BatchNorm2d(out_channels)
+        self.drop = nn.Dropout(dropout, inplace=False)
+        self.relu = nn.ReLU()
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        """Run the block.
+
+        Args:
+            x (torch.Tensor): ``(B, C_in, T, V)``.
+            A (torch.Tensor): ``(K, V, V)`` adjacency (already weighted by importance).
+
+        Returns:
+            torch.Tensor: ``(B, C_out, T', V)``.
+
+        """
+        n, _, t, v = x.shape
+        y = self.gcn_conv(x).view(n, self.num_subsets, self.out_channels, t, v)
+        # one batched product over (K, V): y[n, c, t, w] = sum_{k, v} y[n, k, c, t, v] A[k, v, w]
+        y = torch.einsum('nkctv,kvw->nctw', y, A)
+        y = self.relu(self.gcn_bn(y))
+        y = self.drop(self.tcn_bn(self.tcn_conv(y)))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return self.relu(y)
+
+
+class FormatStem(nn.Module):
+    """What one skeleton format owns inside :class:`UnifiedSTGCN`.
+
+    Args:
+        fmt (SkeletonFormat): The format.
+        num_blocks (int): Number of trunk blocks (one edge-importance tensor each).
+        graph_mode (str): Adjacency mode passed to :meth:`SkeletonFormat.adjacency`.
+        edge_importance (bool): Learn a ``(K, V, V)`` multiplicative importance per block.
+
+    """
+
+    def __init__(
+        self, fmt: SkeletonFormat, num_blocks: int, graph_mode: str, edge_importance: bool
+    ) -> None:
+        super().__init__()
+        self.num_joints = fmt.num_joints
+        self.in_channels = fmt.in_channels
+        self.data_bn = nn.BatchNorm1d(fmt.in_channels * fmt.num_joints)
+        A = torch.as_tensor(fmt.adjacency(graph_mode), dtype=torch.float32)
+        self.register_buffer('A', A)
+        if edge_importance:
+            self.importance = nn.ParameterList(
+                nn.Parameter(torch.ones_like(A)) for _ in range(num_blocks)
+            )
+        else:
+            self.importance = None
+
+    def graph(self, i: int) -> torch.Tensor:
+        """Adjacency ``(K, V, V)`` for block ``i``, weighted by its edge importance."""
+        return self.A if self.importance is None else self.A * self.importance[i]
+
+    def forward(self, x: torch.Tensor, channels: int) -> torch.Tensor:
+        """Normalise ``(N, M, T, V, C)`` and lay it out as ``(N * M, channels, T, V)``.
+
+        Channels beyond the format's own are zero (the trunk's first convolution then uses
+        only its first ``C`` input columns for this format).
+        """
+        N, M, T, V, C = x.shape
+        x = x.permute(0, 1, 3, 4, 2).reshape(N * M, V * C, T)
+        x = self.data_bn(x)
+        x = x.view(N * M, V, C, T).permute(0, 2, 3, 1)
+        if C < channels:
+            x = nn.functional.pad(x, (0, 0, 0, 0, 0, channels - C))
+        return x.contiguous()
+
+
+@MODELS.register_module()
+class UnifiedSTGCN(BaseModule):
+    """ST-GCN whose trunk is shared by several skeleton formats.
+
+    The trunk (graph-convolution and temporal-convolution weights, their BatchNorms and
+    residual branches) is shared. Each format keeps its own stem: the input BatchNorm over
+    ``V * C`` (ST-GCN's ``data_bn``), its adjacency and its learnable edge importance per
+    block. A batch holds one format; it is processed only with that format's stem, so the
+    trunk's BatchNorm statistics never see padded joints and formats never mix.
+
+    The default is the encoder of SkeletonCLR / AimCLR / SkeleMixCLR / MS-CLR: ST-GCN at a
+    quarter width (10 blocks, channels 16x4, 32x3, 64x2, 256; stride 2 at blocks 5 and 8;
+    temporal kernel 9; dropout 0.5 in blocks 2-10; ST-GCN spatial partition; learnable edge
+    importance), 821,380 parameters for one 25-joint format. mmaction2's full-width
+    ``STGCN`` is ``channels=(64,) * 4 + (128,) * 3 + (256,) * 3, dropout=0``; the
+    parameter tensors then match mmaction2's one for one.
+
+    Args:
+        formats (Sequence[str | dict | SkeletonFormat]): The formats this instance serves:
+            registry names, inline dict declarations or formats. Defaults to
+            ``('kinect25',)``.
+        in_channels (int): Input width of the trunk. A format with fewer channels is
+            zero-padded up to it. Defaults to 3.
+        channels (Sequence[int]): Output channels per block. Defaults to
+            ``(16, 16, 16, 16, 32, 32, 32, 64, 64, 256)``.
+        strides (Sequence[int], optional): Temporal stride per block. Defaults to 2 at
+            blocks 5 and 8 (1-based) and 1 elsewhere; must have ``len(channels)`` entries.
+        tcn_kernel (int): Temporal kernel size. Defaults to 9.
+        dropout (float | Sequence[float]): Dropout after each temporal convolution; a float
+            applies to every block but the first (as ST-GCN). Defaults to 0.5.
+        graph_mode (str): ``'stgcn_spatial'``, ``'spatial'`` or ``'binary'``. Defaults to
+            ``'stgcn_spatial'``.
+        edge_importance (bool): Learn edge importance per block and format. Defaults to True.
+        first_residual (bool): Residual branch in the first block. Defaults to False.
+        attention_drop (dict, optional): Arguments of :class:`EnergyAttentionDrop` used by
+            ``forward(..., drop=True)``. Defaults to ``dict(keep_prob=0.7)``.
+        frozen_stages (int): -1 freezes nothing; 0 freezes the stems (data BN);
+            ``k`` the stems and the first ``k`` blocks, with their edge importances.
+            Frozen parameters get ``requires_grad=False`` and frozen modules stay in eval
+            mode. Defaults to -1.
+        norm_eval (bool): Keep every BatchNorm in eval mode in ``train()``. Defaults to
+            False.
+        init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
+            (PyTorch defaults, as mmaction2's ``STGCN``).
+
+    """
+
+    def __init__(
+        self,
+        formats: Sequence[FormatSpec] = ('kinect25',),
+        in_channels: int = 3,
+        channels: Sequence[int] = (16, 16, 16, 16, 32, 32, 32, 64, 64, 256),
+        strides: Sequence[int] | None = None,
+        tcn_kernel: int = 9,
+        dropout: Union[float, Sequence[float]] = 0.5,
+        graph_mode: str = 'stgcn_spatial',
+        edge_importance: bool = True,
+        first_residual: bool = False,
+        attention_drop: Dict[str, Any] | None = None,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        init_cfg: Union[Dict, List[Dict]] | None = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(formats, (str, dict, SkeletonFormat)):
+            formats = [formats]
+        if not formats:
+            raise ValueError('UnifiedSTGCN needs at least one skeleton format')
+        fmts = [get_format(f) for f in formats]
+        names = [f.name for f in fmts]
+        if len(set(names)) != len(names):
+            raise ValueError(f'formats lists a name twice: {names}')
+        nb = len(channels)
+        if strides is None:
+            strides = tuple(2 if i in (4, 7) else 1 for i in range(nb))
+        if len(strides) != nb:
+            raise ValueError(f'strides has {len(strides)} entries, channels has {nb}')
+        if isinstance(dropout, (int, float)):
+            dropout = (0.0,) + (float(dropout),) * (nb - 1)
+        if len(dropout) != nb:
+            raise ValueError(f'dropout has {len(dropout)} entries, channels has {nb}')
+        for f in fmts:
+            if f.in_channels > in_channels:
+                raise ValueError(
+                    f"format '{f.name}' has {f.in_channels} channels but the trunk takes "
+                    f'in_channels={in_channels}'
+                )
+        if not -1 <= frozen_stages <= nb:
+            raise ValueError(f'frozen_stages must be in [-1, {nb}], got {frozen_stages}')
+
+        self.formats: Dict[str, SkeletonFormat] = {f.name: f for f in fmts}
+        self.in_channels = in_channels
+        self.channels = tuple(channels)
+        self.graph_mode = graph_mode
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        num_subsets = fmts[0].adjacency(graph_mode).shape[0]
+
+        self.stems = nn.ModuleDict(
+            {f.name: FormatStem(f, nb, graph_mode, edge_importance) for f in fmts}
+        )
+        blocks = []
+        c_in = in_channels
+        for i, (c_out, s, p) in enumerate(zip(channels, strides, dropout)):
+            blocks.append(
+                STGCNBlock(
+                    c_in,
+                    c_out,
+                    num_subsets,
+                    stride=s,
+                    tcn_kernel=tcn_kernel,
+                    dropout=p,
+                    residual=first_residual or i > 0,
+                )
+            )
+            c_in = c_out
+        self.blocks = nn.ModuleList(blocks)
+        self.attention_drop = EnergyAttentionDrop(**(attention_drop or dict(keep_prob=0.7)))
+        self._freeze_stages()
+
+    @property
+    def out_channels(self) -> int:
+        """int: Channels of the output features."""
+        return self.channels[-1]
+
+    def resolve_format(self, fmt: FormatSpec | None, num_joints: int) -> str:
+        """Name of the format a batch with ``num_joints`` joints is in.
+
+        Args:
+            fmt (str | dict | SkeletonFormat, optional): The declared format, or None to
+                infer it from ``num_joints``.
+            num_joints (int): ``V`` of the batch.
+
+        Returns:
+            str: A key of ``self.stems``.
+
+        """
+        if fmt is None:
+            if len(self.formats) == 1:
+                name = next(iter(self.formats))
+            else:
+                candidates = [n for n, f in self.formats.items() if f.num_joints == num_joints]
+                if len(candidates) != 1:
+                    raise ValueError(
+                        f'cannot infer the skeleton format of a batch with V={num_joints}: '
+                        f'candidates {candidates} among {list(self.formats)}; pass fmt='
+                    )
+                name = candidates[0]
+        else:
+            name = fmt if isinstance(fmt, str) else get_format(fmt).name
+            if name not in self.formats:
+                raise KeyError(
+                    f"UnifiedSTGCN does not serve format '{name}'; it serves {list(self.formats)}"
+                )
+        expected = self.formats[name].num_joints
+        if num_joints != expected:
+            raise ValueError(
+                f"format '{name}' has {expected} joints but the batch has V={num_joints}"
+            )
+        return name
+
+    def forward(
+        self, x: torch.Tensor, fmt: FormatSpec | None = None, drop: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """Encode a batch of one skeleton format.
+
+        Args:
+            x (torch.Tensor): Skeletons ``(N, M, T, V, C)``.
+            fmt (str | dict | SkeletonFormat, optional): Their format. May be omitted when
+                the instance serves one format, or when ``V`` identifies it.
+            drop (bool): Also return the features after AimCLR's energy-based attention
+                drop. Defaults to False.
+
+        Returns:
+            torch.Tensor | tuple[torch.Tensor, torch.Tensor]: Features ``(N, M, C', T', V)``
+            (as mmaction2's ``STGCN``), or ``(features, dropped_features)`` when ``drop``.
+
+        """
+        if x.dim() != 5:
+            raise ValueError(f'expected input (N, M, T, V, C), got shape {tuple(x.shape)}')
+        N, M, T, V, C = x.shape
+        name = self.resolve_format(fmt, V)
+        stem = self.stems[name]
+        if C != stem.in_channels:
+            raise ValueError(f"format '{name}' has {stem.in_channels} channels, got C={C}")
+        h = stem(x, self.in_channels)
+        for i, block in enumerate(self.blocks):
+            h = block(h, stem.graph(i))
+        out = h.reshape((N, M) + h.shape[1:])
+        if not drop:
+            return out
+        dropped = self.attention_drop(h)
+        return out, dropped.reshape(out.shape)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen: List[nn.Module] = [s.data_bn for s in self.stems.values()]
+        frozen += list(self.blocks[: self.frozen_stages])
+        for m in frozen:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+        for s in self.stems.values():
+            if s.importance is not None:
+                for p in list(s.importance)[: self.frozen_stages]:
+                    p.requires_grad = False
+
+    def train(self, mode: bool = True) -> UnifiedSTGCN:
+        """Set train mode, keeping frozen stages (and BN when ``norm_eval``) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
