@@ -5,7 +5,9 @@ registers every dataset, transform, model and metric of the plugin into mmaction
 registries, so configs can name them next to mmaction2's own.
 """
 
-from . import compat  # noqa: F401  (must run before anything imports mmaction.models)
-from .version import __version__
+from . import compat  # noqa: F401, I001  (must run before anything imports mmaction.models)
+from . import skeletons  # noqa: E402
+from . import models  # noqa: E402
+from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat']
+__all__ = ['__version__', 'compat', 'models', 'skeletons']

@@ -1,27 +1,17 @@
 import importlib
-import sys
-import types
 
 import pytest
 import torch
 import torch.nn as nn
 
-import msclr_mm  # noqa: F401  (applies the stack fixes once the package __init__ lands)
+import msclr_mm  # noqa: F401  (applies the stack fixes)
 from msclr_mm.models.backbones import EnergyAttentionDrop, UnifiedSTGCN
 from msclr_mm.skeletons import get_format
 
 
 def mmaction_module(name):
-    """Import a module under ``mmaction.models`` even where that package's __init__ breaks."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        import mmaction
-
-        stub = types.ModuleType('mmaction.models')
-        stub.__path__ = [mmaction.__path__[0] + '/models']
-        sys.modules['mmaction.models'] = stub
-        return importlib.import_module(name)
+    """Import a module under ``mmaction.models`` (msclr_mm.compat makes that work)."""
+    return importlib.import_module(name)
 
 
 def n_params(m):
