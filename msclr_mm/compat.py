@@ -29,6 +29,11 @@ The fixes, numbered as in DESIGN.md § Stack:
 6. ``cpu_distributed``: mmengine's PyTorch launcher calls ``torch.cuda.set_device``. On a
    machine without CUDA the process group is created with ``gloo`` instead, so
    ``tools/dist_train.sh`` runs on CPU (see :class:`CPUDistributedDataParallel`).
+7. ``atomic_checkpoints``: mmengine writes checkpoints in place, so a run killed while
+   saving leaves a truncated file, and an empty or stale ``last_checkpoint`` makes
+   ``--resume`` fail. Local writes now go to a temporary file that replaces the target only
+   when complete, and ``--resume`` (auto) skips a ``last_checkpoint`` that is empty or names
+   a missing or unreadable file, falling back to the newest complete ``epoch_*``/``iter_*``.
 """
 
 from __future__ import annotations
@@ -409,6 +414,104 @@ def fix_cpu_distributed() -> None:
     APPLIED['cpu_distributed'] = 'PyTorch launcher falls back to gloo without CUDA'
 
 
+# --------------------------------------------------------------------------- 7
+def atomic_write(data: bytes, filepath: str | os.PathLike) -> None:
+    """Write ``data`` to ``filepath`` so readers see the old file or the whole new one.
+
+    Args:
+        data (bytes): The content.
+        filepath (str | os.PathLike): The target; its folder is created if needed.
+    """
+    filepath = os.fspath(filepath)
+    folder = osp.dirname(osp.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{osp.basename(filepath)}.tmp-{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _is_complete_checkpoint(path: str) -> bool:
+    """Return whether ``path`` is a readable torch zip checkpoint (cheap: the zip index)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith('data.pkl') for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def find_latest_checkpoint(path: str) -> str | None:
+    """Return the checkpoint ``--resume`` (auto) should use in work dir ``path``.
+
+    Args:
+        path (str): The work dir.
+
+    Returns:
+        str | None: The file named by ``last_checkpoint`` when it exists and is complete,
+        else the newest complete ``epoch_*.pth`` / ``iter_*.pth`` in ``path``, else None.
+    """
+    import glob
+    import re
+
+    from mmengine.logging import print_log
+
+    save_file = osp.join(path, 'last_checkpoint')
+    named = ''
+    if osp.exists(save_file):
+        with open(save_file) as f:
+            named = f.read().strip()
+    if named and _is_complete_checkpoint(named):
+        return named
+    candidates = []
+    for file in glob.glob(osp.join(path, '*.pth')):
+        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(file))
+        if match and _is_complete_checkpoint(file):
+            candidates.append((int(match.group(2)), osp.getmtime(file), file))
+    if named or candidates:
+        print_log(
+            f'last_checkpoint in {path} names {named or "nothing"!r}, which is missing or '
+            'incomplete; resuming from the newest complete checkpoint instead.'
+            if candidates
+            else f'no complete checkpoint found in {path}',
+            logger='current',
+        )
+    return max(candidates)[2] if candidates else None
+
+
+def fix_atomic_checkpoints() -> None:
+    """Make local checkpoint writes atomic and ``--resume`` skip incomplete checkpoints."""
+    from mmengine.fileio.backends import local_backend
+
+    def put(self: Any, obj: bytes, filepath: str | os.PathLike) -> None:
+        atomic_write(obj, filepath)
+
+    def put_text(self: Any, obj: str, filepath: str | os.PathLike, encoding: str = 'utf-8') -> None:
+        atomic_write(obj.encode(encoding), filepath)
+
+    local_backend.LocalBackend.put = put
+    local_backend.LocalBackend.put_text = put_text
+    for module_name in (
+        'mmengine.runner.checkpoint',
+        'mmengine.runner',
+        'mmengine.runner.runner',
+        'mmengine.runner._flexible_runner',
+    ):
+        module = importlib.import_module(module_name)
+        if hasattr(module, 'find_latest_checkpoint'):
+            module.find_latest_checkpoint = find_latest_checkpoint
+    APPLIED['atomic_checkpoints'] = (
+        'local checkpoint writes are atomic; auto-resume skips incomplete checkpoints'
+    )
+
+
 _applied = False
 
 
@@ -428,6 +531,7 @@ def apply() -> dict[str, str]:
             'pkg_resources': fix_pkg_resources,
             'checkpoints': fix_checkpoint_loading,
             'cpu_distributed': fix_cpu_distributed,
+            'atomic_checkpoints': fix_atomic_checkpoints,
         }
         unknown = skip - set(fixes)
         if unknown:

@@ -293,3 +293,59 @@ def test_cpu_ddp_wrapper_is_registered():
     if 'cpu_distributed' not in compat.APPLIED:
         pytest.skip('cpu_distributed fix skipped in this process')
     assert 'CPUDistributedDataParallel' in MODEL_WRAPPERS.module_dict
+
+
+# ---------------------------------------------------------------- 7: atomic checkpoints
+def test_atomic_write_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    target.write_bytes(b'old complete checkpoint')
+
+    def crash(src, dst):
+        raise KeyboardInterrupt('killed before the rename')
+
+    monkeypatch.setattr(compat.os, 'replace', crash)
+    with pytest.raises(KeyboardInterrupt):
+        compat.atomic_write(b'new half-written', target)
+    assert target.read_bytes() == b'old complete checkpoint'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
+
+
+def test_mmengine_local_backend_writes_atomically(tmp_path, monkeypatch):
+    from mmengine.fileio.backends import LocalBackend
+
+    calls = []
+    real = compat.atomic_write
+    monkeypatch.setattr(compat, 'atomic_write', lambda d, p: (calls.append(p), real(d, p)))
+    LocalBackend().put(b'abc', tmp_path / 'sub' / 'x.pth')
+    LocalBackend().put_text('path', tmp_path / 'last')
+    assert len(calls) == 2
+    assert (tmp_path / 'sub' / 'x.pth').read_bytes() == b'abc'
+    assert (tmp_path / 'last').read_text() == 'path'
+
+
+@pytest.mark.parametrize('last', ['empty', 'truncated', 'missing', 'absent'])
+def test_auto_resume_skips_incomplete_checkpoints(tmp_path, last):
+    from mmengine.runner import checkpoint as mm_checkpoint
+
+    good = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': {}}, good)
+    broken = tmp_path / 'epoch_2.pth'
+    broken.write_bytes(good.read_bytes()[:40])  # killed mid-save (pre-fix behaviour)
+    record = tmp_path / 'last_checkpoint'
+    if last == 'empty':
+        record.write_text('')
+    elif last == 'truncated':
+        record.write_text(str(broken))
+    elif last == 'missing':
+        record.write_text(str(tmp_path / 'epoch_3.pth'))
+    assert mm_checkpoint.find_latest_checkpoint(str(tmp_path)) == str(good)
+
+
+def test_auto_resume_uses_the_named_complete_checkpoint(tmp_path):
+    from mmengine.runner import checkpoint as mm_checkpoint
+
+    for epoch in (1, 2):
+        torch.save({'state_dict': {}}, tmp_path / f'epoch_{epoch}.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    assert mm_checkpoint.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_1.pth')
+    assert mm_checkpoint.find_latest_checkpoint(str(tmp_path / 'nothing')) is None
