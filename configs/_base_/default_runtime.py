@@ -13,6 +13,9 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncBuffersHook'),
 )
 
+# Checkpoints carry the RNG states so a resumed run replays the same random stream.
+custom_hooks = [dict(type='RNGStateHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

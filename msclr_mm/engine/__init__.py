@@ -1,0 +1,3 @@
+"""Runtime pieces for MMEngine's Runner: hooks."""
+
+from .hooks import *  # noqa: F401,F403
