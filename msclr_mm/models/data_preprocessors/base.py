@@ -181,6 +181,43 @@ def where_applied(apply: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> 
     return torch.where(apply.view(-1, *([1] * (new.dim() - 1))), new, old)
 
 
+def apply_selected(
+    apply: torch.Tensor,
+    x: torch.Tensor,
+    fn: Callable[[torch.Tensor, Union[torch.Tensor, slice]], torch.Tensor],
+    select: bool | None = None,
+) -> torch.Tensor:
+    """Per clip, ``fn`` where ``apply`` is True, else the clip unchanged.
+
+    On the CPU only the selected clips are computed (half the work for ``p = 0.5``); on an
+    accelerator ``fn`` runs on every clip and :func:`where_applied` picks, which avoids a
+    device-to-host synchronisation. Both give the same values.
+
+    Args:
+        apply (torch.Tensor): bool ``(n,)``.
+        x (torch.Tensor): ``(n, ...)``.
+        fn (Callable): ``fn(x_rows, rows)`` returns the transformed ``x_rows``; ``rows``
+            (an index tensor or ``slice(None)``) selects the matching per-clip parameters.
+        select (bool, optional): Compute only the selected clips (True) or all clips and
+            pick (False). Defaults to None: True on the CPU, False elsewhere.
+
+    Returns:
+        torch.Tensor: ``(n, ...)``.
+
+    """
+    if select is None:
+        select = x.device.type == 'cpu'
+    if not select:
+        return where_applied(apply, fn(x, slice(None)), x)
+    rows = apply.nonzero().squeeze(1)
+    if rows.numel() == x.shape[0]:
+        return fn(x, slice(None))
+    out = x.clone()
+    if rows.numel():
+        out[rows] = fn(x[rows], rows)
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def format_index(fmt: SkeletonFormat, what: str, device: torch.device) -> torch.Tensor:
     """A joint index of the format as a LongTensor on ``device``, built once and cached.

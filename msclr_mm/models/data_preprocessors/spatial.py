@@ -14,11 +14,14 @@ import torch
 
 from msclr_mm.skeletons import SkeletonFormat
 
-from .base import Params, SkeletonAugment, format_index, register_augment, where_applied
+from .base import Params, SkeletonAugment, apply_selected, format_index, register_augment
 
 
 def _transform_coords(x: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
     """``x'[..., :dim] = A @ x[..., :dim]`` per clip; other channels kept.
+
+    Written as ``dim`` broadcast multiply-adds, which is about three times faster on the
+    CPU than a batched matmul with 3x3 matrices.
 
     Args:
         x (torch.Tensor): ``(n, M, T, V, C)``.
@@ -30,8 +33,10 @@ def _transform_coords(x: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.
 
     """
     n = x.shape[0]
-    coords = x[..., :dim].reshape(n, -1, dim)  # (n, M*T*V, dim)
-    out = torch.bmm(coords, matrix.transpose(1, 2).to(x.dtype)).view(*x.shape[:-1], dim)
+    rows = matrix.transpose(1, 2).to(x.dtype).reshape(n, 1, 1, 1, dim, dim)  # [k, j] = A[j, k]
+    out = x[..., 0:1] * rows[..., 0, :]
+    for k in range(1, dim):
+        out = out.addcmul_(x[..., k : k + 1], rows[..., k, :])
     if x.shape[-1] == dim:
         return out
     return torch.cat([out, x[..., dim:]], dim=-1)
@@ -229,12 +234,15 @@ class Flip(SkeletonAugment):
             torch.Tensor: ``(n, M, T, V, C)``.
 
         """
-        flipped = x.index_select(-2, format_index(fmt, 'flip', x.device))
-        if self.mirror:
-            sign = torch.ones(x.shape[-1], dtype=x.dtype, device=x.device)
-            sign[0] = -1
-            flipped = flipped * sign
-        return where_applied(params['apply'], flipped, x)
+        perm = format_index(fmt, 'flip', x.device)
+
+        def flip(clips: torch.Tensor, rows) -> torch.Tensor:
+            flipped = clips.index_select(-2, perm)
+            if self.mirror:
+                flipped[..., 0].neg_()
+            return flipped
+
+        return apply_selected(params['apply'], x, flip)
 
 
 # --------------------------------------------------------------------------- noise
@@ -275,8 +283,14 @@ class GaussianNoise(SkeletonAugment):
         n = x.shape[0]
         apply = self.sample_apply(n, x.device, generator)
         shape = (*x.shape[:-1], fmt.dim)
-        noise = torch.randn(shape, device=x.device, generator=generator) * self.std + self.mean
-        noise = noise * apply.view(n, 1, 1, 1, 1)
+        if x.device.type == 'cpu':  # draw only the noise that is used
+            noise = torch.zeros(shape, device=x.device)
+            rows = apply.nonzero().squeeze(1)
+            drawn = torch.randn((rows.numel(), *shape[1:]), device=x.device, generator=generator)
+            noise[rows] = drawn.mul_(self.std).add_(self.mean)
+        else:
+            noise = torch.randn(shape, device=x.device, generator=generator)
+            noise = noise.mul_(self.std).add_(self.mean) * apply.view(n, 1, 1, 1, 1)
         return dict(noise=noise, apply=apply)
 
     def apply(self, x: torch.Tensor, params: Params, fmt: SkeletonFormat) -> torch.Tensor:

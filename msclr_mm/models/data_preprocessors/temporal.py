@@ -12,7 +12,7 @@ import torch
 
 from msclr_mm.skeletons import SkeletonFormat
 
-from .base import Params, SkeletonAugment, register_augment, where_applied
+from .base import Params, SkeletonAugment, apply_selected, register_augment
 
 
 def reflect_index(index: torch.Tensor, pad: int, num_frames: int) -> torch.Tensor:
@@ -175,7 +175,7 @@ class TimeFlip(SkeletonAugment):
             torch.Tensor: ``(n, M, T, V, C)``.
 
         """
-        return where_applied(params['apply'], x.flip(2), x)
+        return apply_selected(params['apply'], x, lambda clips, rows: clips.flip(2))
 
 
 # --------------------------------------------------------------------------- blur
@@ -252,14 +252,20 @@ class GaussianBlur(SkeletonAugment):
             torch.Tensor: ``(n, M, T, V, C)``.
 
         """
-        n, T, d = x.shape[0], x.shape[2], fmt.dim
+        T, d = x.shape[2], fmt.dim
         weights = params['weights'].to(x.dtype)
         r = weights.shape[1] // 2
-        coords = torch.nn.functional.pad(x[..., :d], (0, 0, 0, 0, r, r))  # zero-pad time
-        out = torch.zeros_like(x[..., :d])
-        # a loop over the taps (15), each one batched over all clips
-        for k in range(weights.shape[1]):
-            out = out + weights[:, k].view(n, 1, 1, 1, 1) * coords[:, :, k : k + T]
-        if x.shape[-1] == d:
-            return out
-        return torch.cat([out, x[..., d:]], dim=-1)
+
+        def blur(clips: torch.Tensor, rows) -> torch.Tensor:
+            w = weights[rows]
+            m = clips.shape[0]
+            coords = torch.nn.functional.pad(clips[..., :d], (0, 0, 0, 0, r, r))  # zero-pad T
+            out = coords[:, :, 0:T] * w[:, 0].view(m, 1, 1, 1, 1)
+            # a loop over the taps (15), each one batched over all clips
+            for k in range(1, w.shape[1]):
+                out = out.addcmul_(coords[:, :, k : k + T], w[:, k].view(m, 1, 1, 1, 1))
+            if clips.shape[-1] == d:
+                return out
+            return torch.cat([out, clips[..., d:]], dim=-1)
+
+        return apply_selected(params['apply'], x, blur)
