@@ -223,3 +223,26 @@ def test_axis_mask_matches_per_sample_reference(name):
 def test_p_out_of_range_is_rejected():
     with pytest.raises(ValueError, match='p = 1.5'):
         Flip(p=1.5)
+
+
+def test_selected_and_masked_application_agree():
+    """The CPU path (compute the selected clips only) equals the accelerator path (where)."""
+    from msclr_mm.models.data_preprocessors.base import apply_selected
+
+    x = torch.randn(7, 2, 3, 4, 3)
+    scale = torch.arange(1.0, 8.0)
+    masks = (
+        torch.tensor([1, 0, 1, 1, 0, 0, 1]).bool(),
+        torch.ones(7).bool(),
+        torch.zeros(7).bool(),
+    )
+    for apply in masks:
+
+        def fn(clips, rows):
+            return clips * scale[rows].view(-1, 1, 1, 1, 1)
+
+        a = apply_selected(apply, x, fn, select=True)
+        b = apply_selected(apply, x, fn, select=False)
+        assert torch.equal(a, b)
+        expected = torch.where(apply.view(-1, 1, 1, 1, 1), x * scale.view(-1, 1, 1, 1, 1), x)
+        assert torch.equal(a, expected)
