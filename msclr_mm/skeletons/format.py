@@ -141,6 +141,11 @@ class SkeletonFormat:
     def __hash__(self) -> int:
         return hash((self.name, self.joints, self.edges, self.center))
 
+    # Pickling and deep copies (DataLoader workers started with spawn, dataset subsets) go
+    # through the plain-dict declaration: the MappingProxyType of ``parts`` cannot pickle.
+    def __reduce__(self) -> Tuple[Any, Tuple[Dict[str, Any]]]:
+        return (_format_from_dict, (self.to_dict(),))
+
     def _error(self, message: str) -> SkeletonFormatError:
         return SkeletonFormatError(f"format '{self.name}': {message}")
 
@@ -477,6 +482,11 @@ class SkeletonFormat:
         if missing:
             raise SkeletonFormatError(f"format '{name}': missing required keys {missing}")
         return cls(**dict(d))
+
+
+def _format_from_dict(d: Dict[str, Any]) -> SkeletonFormat:
+    """Unpickle helper of :meth:`SkeletonFormat.__reduce__`."""
+    return SkeletonFormat.from_dict(d)
 
 
 def _normalize_columns(A: np.ndarray) -> np.ndarray:

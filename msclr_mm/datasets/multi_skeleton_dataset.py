@@ -1,0 +1,246 @@
+"""`MultiSkeletonDataset`: one clip seen through several skeleton conventions."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Sequence
+
+import numpy as np
+from mmaction.registry import DATASETS, TRANSFORMS
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from ..skeletons import SkeletonFormat, get_format
+from .annotations import AnnotationError, check_alignment
+from .skeleton_store import SkeletonStore, build_store
+
+MISSING_POLICIES = ('drop', 'raise', 'keep')
+
+
+@DATASETS.register_module()
+class MultiSkeletonDataset(BaseDataset):
+    """Clips joined on ``frame_dir`` across one annotation pickle per skeleton format.
+
+    Each file is loaded safely, validated and canonically normalised once into a float16,
+    memory-mapped cache (see :mod:`msclr_mm.datasets.skeleton_store` and
+    :mod:`msclr_mm.datasets.normalize`); DataLoader workers share that memory. The views of
+    one clip must cover the same frames (same ``total_frames``) and carry the same label.
+
+    A sample given to the pipeline holds ``frame_dir``, ``label``, ``total_frames``,
+    ``valid_frames`` (frames up to the last non-empty one in any format), ``formats`` (the
+    formats this clip has, in the dataset's order), ``skeletons`` (format -> float16 view
+    ``(T, M, V, 3)`` of the cache, no copy), ``epoch_format`` (the format whose repetition
+    this index belongs to, see ``repeat_per_format``) and ``sample_idx``.
+
+    Args:
+        ann_files (Mapping[str, str]): Format name -> annotation pickle. A key may also be
+            the ``name`` of an inline format given in ``formats``.
+        split (str, optional): Split name inside the files (e.g. ``'xsub_train'``); the
+            clips are the union of that split over the files, in order of first appearance.
+            None takes every annotated clip. Defaults to None.
+        formats (Sequence[str | dict | SkeletonFormat], optional): Formats (names, inline
+            dicts or objects) in the order views use them. Defaults to the keys of
+            ``ann_files``.
+        pipeline (Sequence[dict | Callable]): Transforms, built from mmaction2's
+            ``TRANSFORMS``. Defaults to ``()``.
+        test_mode (bool): Evaluation dataset (no repetition). Defaults to False.
+        missing (str): A clip absent from some format: ``'drop'`` it (counted and logged),
+            ``'raise'`` an :class:`AnnotationError`, or ``'keep'`` it with the formats it
+            has. Defaults to ``'drop'``.
+        repeat_per_format (bool): In training, one epoch covers every clip once per format
+            (length ``num_clips * num_formats``), as the paper scales iterations by the
+            number of formats. Defaults to True.
+        num_person (int): Persons per clip ``M`` (extra dropped, missing zero-padded).
+            Defaults to 2.
+        normalize (bool): Canonical normalisation (centre, body-size scale, 3D facing, 2D
+            image size). Defaults to True.
+        align (bool): The 3D facing rotation of the normalisation. Defaults to True.
+        cache_dir (str, optional): Where the normalised caches are written. Defaults to
+            ``$MSCLR_MM_CACHE_DIR`` or ``{tempdir}/msclr_mm_cache``; never beside the input.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (``metainfo``,
+            ``indices``, ``serialize_data``, ``lazy_init``, ``max_refetch``).
+
+    """
+
+    def __init__(
+        self,
+        ann_files: Mapping[str, str],
+        split: str | None = None,
+        formats: Sequence[Any] | None = None,
+        pipeline: Sequence[dict | Callable] = (),
+        test_mode: bool = False,
+        missing: str = 'drop',
+        repeat_per_format: bool = True,
+        num_person: int = 2,
+        normalize: bool = True,
+        align: bool = True,
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if missing not in MISSING_POLICIES:
+            raise ValueError(f'missing={missing!r}; expected one of {MISSING_POLICIES}')
+        if not ann_files:
+            raise ValueError('ann_files is empty; expected {format_name: path, ...}')
+        self.ann_files = dict(ann_files)
+        fmts: List[SkeletonFormat] = [get_format(f) for f in (formats or list(self.ann_files))]
+        names = [f.name for f in fmts]
+        unknown = [n for n in names if n not in self.ann_files]
+        if unknown:
+            raise ValueError(
+                f'formats {unknown} have no entry in ann_files (keys {list(self.ann_files)})'
+            )
+        self.skeleton_formats = fmts
+        self.format_names = tuple(names)
+        self.split = split
+        self.missing = missing
+        self.repeat_per_format = repeat_per_format
+        self.num_person = num_person
+        self.normalize = normalize
+        self.align = align
+        self.cache_dir = cache_dir
+        self.stores: Dict[str, SkeletonStore] = {}
+        built = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        super().__init__(ann_file='', pipeline=built, test_mode=test_mode, **kwargs)
+
+    # ------------------------------------------------------------------ loading
+    def load_data_list(self) -> List[dict]:
+        """Build (or open) every format's cache and join the clips on ``frame_dir``.
+
+        Returns:
+            list[dict]: One dict per clip: ``frame_dir``, ``label``, ``total_frames``,
+            ``valid_frames`` and ``rows`` (the clip's row in each format's store, -1 when
+            absent).
+
+        """
+        for fmt in self.skeleton_formats:
+            self.stores[fmt.name] = build_store(
+                self.ann_files[fmt.name],
+                fmt,
+                cache_dir=self.cache_dir,
+                num_person=self.num_person,
+                normalize=self.normalize,
+                align=self.align,
+            )
+        light = {
+            name: dict(
+                annotations=[
+                    dict(frame_dir=str(fd), total_frames=int(t), label=int(lb))
+                    for fd, t, lb in zip(s.frame_dir, s.total_frames, s.label)
+                ]
+            )
+            for name, s in self.stores.items()
+        }
+        check_alignment(light, self.ann_files)
+
+        if self.split is None:
+            order = [str(fd) for s in self.stores.values() for fd in s.frame_dir]
+        else:
+            order = []
+            for name, s in self.stores.items():
+                if self.split not in s.split:
+                    raise AnnotationError(
+                        self.ann_files[name],
+                        f'has no split {self.split!r}; it has {sorted(s.split)}',
+                        field='split',
+                        fmt=name,
+                    )
+                order.extend(s.split[self.split])
+        order = list(dict.fromkeys(order))
+
+        data_list, dropped = [], []
+        for fd in order:
+            rows = tuple(self.stores[n].row_of.get(fd, -1) for n in self.format_names)
+            absent = [n for n, r in zip(self.format_names, rows) if r < 0]
+            if absent:
+                if self.missing == 'raise':
+                    name = absent[0]
+                    raise AnnotationError(
+                        self.ann_files[name],
+                        'clip is missing in this format but present in '
+                        f'{[n for n, r in zip(self.format_names, rows) if r >= 0]}; expected '
+                        "every format to hold it (or set missing='drop'/'keep')",
+                        frame_dir=fd,
+                        fmt=name,
+                    )
+                if self.missing == 'drop':
+                    dropped.append((fd, absent))
+                    continue
+            present = [(n, r) for n, r in zip(self.format_names, rows) if r >= 0]
+            n0, r0 = present[0]
+            s0 = self.stores[n0]
+            valid = max(int(self.stores[n].valid_frames[r]) for n, r in present)
+            data_list.append(
+                dict(
+                    frame_dir=fd,
+                    label=int(s0.label[r0]),
+                    total_frames=int(s0.total_frames[r0]),
+                    valid_frames=max(valid, 1),
+                    rows=rows,
+                )
+            )
+        if dropped:
+            print_log(
+                f'MultiSkeletonDataset(split={self.split!r}): dropped {len(dropped)} of '
+                f'{len(order)} clips missing in some format, e.g. {dropped[0][0]!r} '
+                f'(missing in {dropped[0][1]})',
+                logger='current',
+            )
+        print_log(
+            f'MultiSkeletonDataset(split={self.split!r}): {len(data_list)} clips in formats '
+            f'{list(self.format_names)}',
+            logger='current',
+        )
+        return data_list
+
+    # ------------------------------------------------------------------ access
+    @property
+    def num_clips(self) -> int:
+        """int: Clips in the dataset (without the per-format repetition)."""
+        return super().__len__()
+
+    @property
+    def repeats(self) -> int:
+        """int: ``num_formats`` in training with ``repeat_per_format``, else 1."""
+        if self.repeat_per_format and not self.test_mode:
+            return len(self.format_names)
+        return 1
+
+    def __len__(self) -> int:
+        return self.num_clips * self.repeats
+
+    def get_data_info(self, idx: int) -> dict:
+        """The sample dict of index ``idx`` (see the class docstring).
+
+        Args:
+            idx (int): In ``[0, len(self))``; clip ``idx % num_clips``.
+
+        Returns:
+            dict: The sample before the pipeline.
+
+        """
+        n = self.num_clips
+        clip = idx % n
+        info = super().get_data_info(clip)
+        rows = info.pop('rows')
+        info['formats'] = tuple(f for f, r in zip(self.format_names, rows) if r >= 0)
+        info['skeletons'] = {
+            f: self.stores[f].clip(r) for f, r in zip(self.format_names, rows) if r >= 0
+        }
+        info['epoch_format'] = self.format_names[(idx // n) % len(self.format_names)]
+        info['sample_idx'] = clip
+        return info
+
+    def get_clip_keypoints(self, clip: int) -> Dict[str, np.ndarray]:
+        """Every format's normalised keypoints of one clip, as float32 ``(M, T, V, 3)``.
+
+        Args:
+            clip (int): Clip index in ``[0, num_clips)``.
+
+        Returns:
+            dict[str, np.ndarray]: Format name -> array (formats the clip has).
+
+        """
+        info = self.get_data_info(clip)
+        return {
+            f: np.ascontiguousarray(a.transpose(1, 0, 2, 3), np.float32)
+            for f, a in info['skeletons'].items()
+        }

@@ -1,0 +1,195 @@
+"""Canonical normalisation of one clip, computed once when the dataset cache is built.
+
+Input: the keypoints of one clip in one format as stored in its annotation pickle,
+``(M, T, V, C)`` (3D: x, y, z in the format's unit; 2D: x, y in pixels, plus
+``keypoint_score (M, T, V)`` or a third score channel). A joint whose coordinates are all
+zero (2D: whose score is 0 and whose x, y are 0) is *missing*; a person-frame without any
+present joint is *empty*. Output: float32 ``(num_person, T, V, 3)``, channels last.
+
+Steps, in this order:
+
+1. **2D image size.** x and y are divided by the same number, ``max(W, H)`` of the image
+   (``fmt.image_size`` if the format fixes it, else the clip's ``img_shape = (H, W)``), so
+   the aspect ratio is kept. The score is kept as it is as the third channel.
+2. **Centre.** The origin is the mean of ``fmt.center_joints`` (``(fmt.center,)`` unless
+   the format sets it, e.g. the hip midpoint for COCO/BlazePose) in the first non-empty
+   frame of the first non-empty person. One origin per clip, so translation over time
+   (walking, jumping) is kept.
+3. **Scale** (needs ``fmt.scale_joints = (hips, shoulders)``). For every person-frame in
+   which all those joints are present, the torso length ``|mean(shoulders) - mean(hips)|``;
+   the clip's scale is the median of these over persons and frames (robust to missing
+   joints, zero-padded persons and outliers). Coordinates are divided by it, so units
+   (m, mm, px) disappear and a torso is 1 long. Without ``scale_joints`` or a usable frame
+   the scale is 1.
+4. **Facing (3D only, needs ``scale_joints``).** A rotation ``R`` (proper, det = +1) about
+   the origin such that the median torso direction (hip midpoint -> shoulder midpoint)
+   points along +y ("up") and the median left -> right vector (right hip minus left hip;
+   the shoulders if the hips have no left/right pair) is orthogonalised against up and
+   points along +x; z = x cross y. Left joints are those of ``scale_joints`` that lie in
+   ``parts['left_leg']`` or ``parts['left_arm']``; their right partners are given by
+   ``fmt.flip``. This brings y-up sensor frames (Kinect) and y-down camera frames
+   (MeTRAbs/OpenCV) and any camera yaw onto one footing.
+5. Missing joints are set back to exactly 0 (score 0 for 2D); persons beyond
+   ``num_person`` are dropped, missing ones are zero-padded.
+
+Everything is vectorised over persons and frames; :func:`normalize_clip` runs once per clip
+and per format when the cache is built, never per sample.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import numpy as np
+
+from ..skeletons import SkeletonFormat
+
+NORMALIZATION_VERSION = 1
+
+
+def _present(xyz: np.ndarray, score: np.ndarray | None) -> np.ndarray:
+    """Joint presence ``(M, T, V)`` bool."""
+    present = np.any(xyz != 0, axis=-1)
+    if score is not None:
+        present |= score > 0
+    return present
+
+
+def left_right_pairs(fmt: SkeletonFormat) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """Left and right joints used for the facing direction.
+
+    Args:
+        fmt (SkeletonFormat): The format; needs ``scale_joints``.
+
+    Returns:
+        tuple[tuple[int, ...], tuple[int, ...]]: ``(left, right)`` joint indices, with
+        ``right[i] == fmt.flip[left[i]]``, from the hip group of ``scale_joints`` or, when it
+        has no left joint, the shoulder group; ``((), ())`` when neither has one.
+
+    """
+    if fmt.scale_joints is None:
+        return (), ()
+    left_side = set(fmt.parts['left_leg']) | set(fmt.parts['left_arm'])
+    for group in fmt.scale_joints:
+        left = tuple(j for j in group if j in left_side)
+        if left:
+            return left, tuple(fmt.flip[j] for j in left)
+    return (), ()
+
+
+def _group_mean(xyz: np.ndarray, present: np.ndarray, joints: Sequence[int]):
+    """Mean over ``joints`` of ``xyz (M, T, V, D)`` and whether all of them are present."""
+    j = list(joints)
+    return xyz[:, :, j].mean(axis=2), present[:, :, j].all(axis=2)
+
+
+def facing_rotation(up: np.ndarray, across: np.ndarray, eps: float = 1e-8) -> np.ndarray | None:
+    """Rotation taking ``up`` to +y and ``across`` (orthogonalised) to +x.
+
+    Args:
+        up (np.ndarray): ``(3,)`` the body's up direction.
+        across (np.ndarray): ``(3,)`` the body's left -> right direction.
+        eps (float): Degenerate-length threshold. Defaults to 1e-8.
+
+    Returns:
+        np.ndarray | None: ``(3, 3)`` rotation ``R`` (rows x, y, z; apply as ``p @ R.T``),
+        or None when ``up`` or ``across`` is degenerate.
+
+    """
+    n_up = np.linalg.norm(up)
+    if n_up < eps:
+        return None
+    y = up / n_up
+    x = across - np.dot(across, y) * y
+    n_x = np.linalg.norm(x)
+    if n_x < eps:
+        return None
+    x = x / n_x
+    z = np.cross(x, y)
+    return np.stack([x, y, z])
+
+
+def normalize_clip(
+    keypoint: np.ndarray,
+    fmt: SkeletonFormat,
+    keypoint_score: np.ndarray | None = None,
+    img_shape: Sequence[int] | None = None,
+    num_person: int = 2,
+    align: bool = True,
+    raw: bool = False,
+) -> np.ndarray:
+    """Canonically normalise one clip (see the module docstring for the exact steps).
+
+    Args:
+        keypoint (np.ndarray): ``(M, T, V, C)``: 3D ``C = 3``; 2D ``C = 2`` (with
+            ``keypoint_score``) or ``C = 3`` (score as the third channel).
+        fmt (SkeletonFormat): The clip's format.
+        keypoint_score (np.ndarray, optional): ``(M, T, V)`` 2D scores.
+        img_shape (Sequence[int], optional): ``(H, W)`` for 2D formats without
+            ``fmt.image_size``.
+        num_person (int): Persons in the output (extra dropped, missing zero-padded).
+            Defaults to 2.
+        align (bool): Apply the 3D facing rotation (step 4). Defaults to True.
+        raw (bool): Skip steps 1-4 (keep coordinates as stored; only pack the 2D score as
+            the third channel and pad persons). Defaults to False.
+
+    Returns:
+        np.ndarray: float32 ``(num_person, T, V, 3)``: x, y, z (3D) or x, y, score (2D).
+
+    """
+    kp = np.asarray(keypoint, dtype=np.float64)
+    M, T, V, _ = kp.shape
+    if fmt.is_2d:
+        xyz = kp[..., :2].copy()
+        score = kp[..., 2] if keypoint_score is None else np.asarray(keypoint_score, np.float64)
+        if raw:
+            size = 1.0
+        elif fmt.image_size is not None:
+            size = max(fmt.image_size)
+        elif img_shape is not None:
+            size = max(img_shape)
+        else:
+            size = 1.0
+        present = _present(xyz, score)
+        xyz /= float(size)
+    else:
+        xyz = kp[..., :3].copy()
+        score = None
+        present = _present(xyz, None)
+
+    nonempty = present.any(axis=2)  # (M, T)
+    if nonempty.any() and not raw:
+        m0 = int(np.argmax(nonempty.any(axis=1)))
+        t0 = int(np.argmax(nonempty[m0]))
+        origin = xyz[m0, t0, list(fmt.center_joints)].mean(axis=0)
+        xyz -= origin
+        if fmt.scale_joints is not None:
+            hips, hips_ok = _group_mean(xyz, present, fmt.scale_joints[0])
+            shoulders, sh_ok = _group_mean(xyz, present, fmt.scale_joints[1])
+            ok = hips_ok & sh_ok
+            torso = (shoulders - hips)[ok]  # (K, D)
+            if len(torso):
+                length = float(np.median(np.linalg.norm(torso, axis=-1)))
+                if length > 1e-8:
+                    xyz /= length
+                if align and not fmt.is_2d:
+                    left, right = left_right_pairs(fmt)
+                    if left:
+                        lm, l_ok = _group_mean(xyz, present, left)
+                        rm, r_ok = _group_mean(xyz, present, right)
+                        lr_ok = l_ok & r_ok
+                        if lr_ok.any():
+                            R = facing_rotation(
+                                np.median(torso, axis=0), np.median((rm - lm)[lr_ok], axis=0)
+                            )
+                            if R is not None:
+                                xyz = xyz @ R.T
+    xyz[~present] = 0
+    out = np.zeros((num_person, T, V, 3), np.float32)
+    m = min(M, num_person)
+    if fmt.is_2d:
+        out[:m, ..., :2] = xyz[:m]
+        out[:m, ..., 2] = np.where(present[:m], score[:m], 0)
+    else:
+        out[:m] = xyz[:m]
+    return out

@@ -1,0 +1,214 @@
+"""`SkeletonStore`: one format's normalised keypoints, float16, memory-mapped from a cache.
+
+The cache of one annotation file in one format is a folder
+``{cache_dir}/{format}-{key}/`` with
+
+* ``keypoint.npy``: float16 ``(sum_T, num_person, V, 3)``, every clip's frames one after
+  the other (already normalised, see :mod:`msclr_mm.datasets.normalize`);
+* ``meta.npz``: ``frame_dir`` (str), ``label``, ``total_frames``, ``valid_frames`` (frames
+  up to the last non-empty one) and ``offsets`` (``n + 1``; clip ``i`` is rows
+  ``offsets[i]:offsets[i + 1]``) as int64, and ``split`` (JSON text).
+
+``key`` hashes the file's fingerprint (size, mtime, first and last MiB), the format's
+declaration and the normalisation settings, so a changed file, format or setting builds a
+new cache. The cache is written atomically (a temporary folder renamed into place), so
+concurrent builders (distributed ranks) never read a half-written one.
+
+The keypoints are opened with ``np.load(mmap_mode='r')``: DataLoader workers share the
+page cache instead of copying the array, and the store pickles as its path (spawned
+workers re-open the map) and deep-copies as itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Any, Dict
+
+import numpy as np
+
+from ..skeletons import SkeletonFormat
+from .annotations import file_fingerprint, load_annotation_file, validate_annotations
+from .normalize import NORMALIZATION_VERSION, normalize_clip
+
+
+def default_cache_dir() -> str:
+    """``$MSCLR_MM_CACHE_DIR`` or ``{tempdir}/msclr_mm_cache``.
+
+    Returns:
+        str: The folder.
+
+    """
+    return os.environ.get('MSCLR_MM_CACHE_DIR') or osp.join(tempfile.gettempdir(), 'msclr_mm_cache')
+
+
+def cache_key(path: str, fmt: SkeletonFormat, settings: Dict[str, Any]) -> str:
+    """Hash of the file's fingerprint, the format declaration and the settings.
+
+    Args:
+        path (str): The annotation file.
+        fmt (SkeletonFormat): Its format.
+        settings (dict): Normalisation settings (JSON-serialisable).
+
+    Returns:
+        str: 20 hex characters.
+
+    """
+    blob = json.dumps(
+        dict(
+            file=file_fingerprint(path),
+            fmt=fmt.to_dict(),
+            settings=settings,
+            version=NORMALIZATION_VERSION,
+        ),
+        sort_keys=True,
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+class SkeletonStore:
+    """Read-only, memory-mapped normalised keypoints of one annotation file in one format.
+
+    Args:
+        folder (str): A cache folder written by :func:`build_store`.
+        fmt (SkeletonFormat): The format.
+
+    Attributes:
+        keypoint (np.memmap): float16 ``(sum_T, M, V, 3)``.
+        offsets (np.ndarray): int64 ``(n + 1,)``.
+        frame_dir (np.ndarray): str ``(n,)``.
+        label, total_frames, valid_frames (np.ndarray): int64 ``(n,)``.
+        split (dict[str, list[str]]): The file's splits.
+
+    """
+
+    def __init__(self, folder: str, fmt: SkeletonFormat) -> None:
+        self.folder = folder
+        self.fmt = fmt
+        self._open()
+
+    def _open(self) -> None:
+        self.keypoint = np.load(osp.join(self.folder, 'keypoint.npy'), mmap_mode='r')
+        with np.load(osp.join(self.folder, 'meta.npz'), allow_pickle=False) as meta:
+            self.offsets = meta['offsets']
+            self.frame_dir = meta['frame_dir']
+            self.label = meta['label']
+            self.total_frames = meta['total_frames']
+            self.valid_frames = meta['valid_frames']
+            self.split = json.loads(str(meta['split']))
+        self.row_of = {str(fd): i for i, fd in enumerate(self.frame_dir)}
+
+    def __len__(self) -> int:
+        return len(self.frame_dir)
+
+    def clip(self, row: int) -> np.ndarray:
+        """Frames of clip ``row``: a float16 view ``(T, M, V, 3)`` (no copy).
+
+        Args:
+            row (int): The clip's row in this store.
+
+        Returns:
+            np.ndarray: The view.
+
+        """
+        return self.keypoint[self.offsets[row] : self.offsets[row + 1]]
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return dict(folder=self.folder, fmt=self.fmt)
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.folder, self.fmt = state['folder'], state['fmt']
+        self._open()
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> SkeletonStore:
+        return self  # read-only: subsets share it
+
+
+def build_store(
+    path: str,
+    fmt: SkeletonFormat,
+    cache_dir: str | None = None,
+    num_person: int = 2,
+    normalize: bool = True,
+    align: bool = True,
+) -> SkeletonStore:
+    """Open the cache of ``path`` in ``fmt``, building it first when absent.
+
+    Building loads the pickle safely, validates it (raising the first
+    :class:`~msclr_mm.datasets.AnnotationError`), normalises every clip and writes the
+    cache atomically.
+
+    Args:
+        path (str): The annotation pickle.
+        fmt (SkeletonFormat): Its format.
+        cache_dir (str, optional): Where caches live. Defaults to :func:`default_cache_dir`.
+        num_person (int): Persons kept/padded to. Defaults to 2.
+        normalize (bool): Apply the canonical normalisation (else only 2D channel packing
+            and person padding). Defaults to True.
+        align (bool): Apply the 3D facing rotation. Defaults to True.
+
+    Returns:
+        SkeletonStore: The opened store.
+
+    """
+    cache_dir = cache_dir or default_cache_dir()
+    settings = dict(num_person=num_person, normalize=normalize, align=align)
+    folder = osp.join(cache_dir, f'{fmt.name}-{cache_key(path, fmt, settings)}')
+    if osp.isfile(osp.join(folder, 'meta.npz')):
+        return SkeletonStore(folder, fmt)
+
+    data = load_annotation_file(path)
+    validate_annotations(data, fmt, path)
+    anns = data['annotations']
+    n = len(anns)
+    lengths = np.array([a['total_frames'] for a in anns], np.int64)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{fmt.name}-', dir=cache_dir)
+    try:
+        kp = np.lib.format.open_memmap(
+            osp.join(tmp, 'keypoint.npy'),
+            mode='w+',
+            dtype=np.float16,
+            shape=(int(offsets[-1]), num_person, fmt.num_joints, 3),
+        )
+        valid = np.zeros(n, np.int64)
+        for i, a in enumerate(anns):
+            clip = normalize_clip(
+                a['keypoint'],
+                fmt,
+                keypoint_score=a.get('keypoint_score'),
+                img_shape=a.get('img_shape'),
+                num_person=num_person,
+                align=align,
+                raw=not normalize,
+            )
+            clip = clip.transpose(1, 0, 2, 3)  # (T, M, V, 3)
+            nonempty = np.flatnonzero(np.any(clip != 0, axis=(1, 2, 3)))
+            valid[i] = nonempty[-1] + 1 if len(nonempty) else len(clip)
+            kp[offsets[i] : offsets[i + 1]] = clip
+        kp.flush()
+        del kp
+        np.savez(
+            osp.join(tmp, 'meta.npz'),
+            offsets=offsets,
+            frame_dir=np.array([a['frame_dir'] for a in anns], dtype=str),
+            label=np.array([a['label'] for a in anns], np.int64),
+            total_frames=lengths,
+            valid_frames=valid,
+            split=np.array(json.dumps({k: list(v) for k, v in data['split'].items()})),
+        )
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process finished first
+            if not osp.isfile(osp.join(folder, 'meta.npz')):
+                raise
+    finally:
+        if osp.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return SkeletonStore(folder, fmt)

@@ -1,0 +1,94 @@
+import numpy as np
+import torch
+from mmaction.structures import ActionDataSample
+from mmengine.registry import FUNCTIONS
+from torch.utils.data import DataLoader
+
+import msclr_mm  # noqa: F401
+from msclr_mm.datasets import MultiSkeletonDataset
+from msclr_mm.datasets.transforms import PackMultiSkeletonInputs, multi_skeleton_collate
+
+PRETRAIN = [
+    dict(type='SampleFormatViews', rule='random'),
+    dict(type='SampleSkeletonFrames', clip_len=50),
+    dict(type='GatherSkeletonViews'),
+    dict(type='PackMultiSkeletonInputs'),
+]
+EVAL = [
+    dict(type='AllFormatViews'),
+    dict(type='SampleSkeletonFrames', clip_len=20, num_clips=2, test_mode=True),
+    dict(type='GatherSkeletonViews'),
+    dict(type='PackMultiSkeletonInputs'),
+]
+
+
+def fake_sample(i, views):
+    return PackMultiSkeletonInputs()(
+        dict(
+            views={v: dict(format=f, keypoint=np.full((2, 4, 3, 3), i, np.float32)) for v, f in views.items()},
+            label=i % 3, frame_dir=f'c{i}', formats=('x', 'y'), sample_idx=i,
+        )
+    )  # fmt: skip
+
+
+def test_pack():
+    s = fake_sample(4, dict(query='x', key='y'))
+    assert set(s) == {'inputs', 'data_samples'}
+    ds = s['data_samples']
+    assert isinstance(ds, ActionDataSample) and ds.gt_label.tolist() == [1]
+    assert ds.frame_dir == 'c4' and ds.formats == ('x', 'y') and ds.sample_idx == 4
+    assert s['inputs']['key']['format'] == 'y'
+
+
+def test_collate_groups_by_view_and_format_with_batch_index():
+    assert FUNCTIONS.get('multi_skeleton_collate') is multi_skeleton_collate
+    picks = [('x', 'y'), ('y', 'y'), ('x', 'x'), ('y', 'x'), ('x', 'y')]
+    batch = multi_skeleton_collate(
+        [fake_sample(i, dict(query=q, key=k)) for i, (q, k) in enumerate(picks)]
+    )
+    q = batch['inputs']['query']
+    assert set(q) == {'x', 'y'}
+    assert q['x']['index'].tolist() == [0, 2, 4] and q['x']['index'].dtype == torch.long
+    assert q['y']['index'].tolist() == [1, 3]
+    assert batch['inputs']['key']['y']['index'].tolist() == [0, 1, 4]
+    assert q['x']['keypoint'].shape == (3, 2, 4, 3, 3) and q['x']['keypoint'].dtype == torch.float32
+    # each row is the sample its index says
+    for view in batch['inputs'].values():
+        for group in view.values():
+            for row, i in zip(group['keypoint'], group['index']):
+                assert (row == i).all()
+    assert [d.frame_dir for d in batch['data_samples']] == [f'c{i}' for i in range(5)]
+
+
+def test_pretrain_pipeline_through_a_dataloader(demo_files, cache_dir):
+    ds = MultiSkeletonDataset(
+        demo_files, split='xsub_train', cache_dir=cache_dir, pipeline=PRETRAIN
+    )
+    loader = DataLoader(
+        ds, batch_size=16, shuffle=True, num_workers=2, collate_fn=multi_skeleton_collate
+    )
+    batch = next(iter(loader))
+    n = 0
+    for view in ('query', 'key'):
+        rows = []
+        for fmt, g in batch['inputs'][view].items():
+            V = {'kinect25': 25, 'smpl24': 24, 'coco17': 17}[fmt]
+            assert g['keypoint'].shape[1:] == (2, 50, V, 3)
+            assert torch.isfinite(g['keypoint']).all() and g['keypoint'].abs().max() < 20
+            rows += g['index'].tolist()
+        assert sorted(rows) == list(range(16))
+        n += 1
+    assert n == 2 and len(batch['data_samples']) == 16
+
+
+def test_eval_pipeline_views_per_format(demo_files, cache_dir):
+    ds = MultiSkeletonDataset(
+        demo_files, split='xsub_val', cache_dir=cache_dir, pipeline=EVAL, test_mode=True
+    )
+    a, b = ds[3], ds[3]
+    assert set(a['inputs']) == {'kinect25', 'smpl24', 'coco17'}
+    for f, v in a['inputs'].items():
+        assert v['format'] == f and v['keypoint'].shape[:3] == (2, 2, 20)
+        np.testing.assert_array_equal(v['keypoint'], b['inputs'][f]['keypoint'])
+    batch = multi_skeleton_collate([ds[i] for i in range(4)])
+    assert batch['inputs']['smpl24']['smpl24']['keypoint'].shape == (4, 2, 2, 20, 24, 3)
