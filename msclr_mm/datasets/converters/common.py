@@ -14,7 +14,7 @@ import os.path as osp
 import pickle
 import sys
 import tempfile
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 
 class ConversionError(ValueError):
@@ -207,16 +207,3 @@ def fail(message: str, code: int = 1) -> int:
     """
     print(f'error: {message}', file=sys.stderr)
     return code
-
-
-def optional_int(value: Optional[str]) -> Optional[int]:
-    """``int(value)`` or None for None/empty (argparse helper).
-
-    Args:
-        value (str, optional): Text.
-
-    Returns:
-        int | None: The integer.
-
-    """
-    return None if value in (None, '') else int(value)

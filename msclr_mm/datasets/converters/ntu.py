@@ -18,7 +18,7 @@ from __future__ import annotations
 import os.path as osp
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -250,7 +250,7 @@ def bodies_to_arrays(
     bodies: Sequence[NTUBody],
     num_frames: int,
     num_joints: int,
-    tracking_scores: Optional[Dict[int, float]] = None,
+    tracking_scores: Dict[int, float] | None = None,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Place the selected bodies on the clip's time axis, zeros where a body is absent.
 
@@ -289,7 +289,7 @@ def convert_skeleton_file(
     max_bodies: int = 2,
     min_frames: int = 11,
     spread_ratio: float = 0.8,
-) -> Tuple[Optional[dict], Optional[dict]]:
+) -> Tuple[dict | None, dict | None]:
     """Turn one ``.skeleton`` file into its ``kinect25`` and ``kinect25_2d`` annotations.
 
     Args:
