@@ -131,4 +131,7 @@ def test_labels_csv_with_splits(tmp_path):
     p = tmp_path / 'labels.csv'
     p.write_text('filename,label,split\nclip1.npy,3,train\nclip2,0,val\n')
     rows = read_labels_csv(str(p))
-    assert rows == {'clip1': {'label': '3', 'split': 'train'}, 'clip2': {'label': '0', 'split': 'val'}}
+    assert rows == {
+        'clip1': {'label': '3', 'split': 'train'},
+        'clip2': {'label': '0', 'split': 'val'},
+    }
