@@ -303,12 +303,9 @@ def test_help(name, capsys):
         tool(name).main(['--help'])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert (
-        out.startswith('usage:')
-        and 'Example' in out
-        and '--overwrite' in out
-        or (name == 'check_pkl' and '--format' in out)
-    )
+    assert out.startswith('usage:') and 'Example' in out
+    if name != 'check_pkl':  # the only tool that writes nothing
+        assert '--overwrite' in out
 
 
 def test_runs_as_script(tmp_path):
