@@ -235,8 +235,9 @@ def _safe_globals() -> list[Any]:
     from mmengine.logging.history_buffer import HistoryBuffer
 
     allowed: list[Any] = [HistoryBuffer, np.ndarray, np.dtype]
-    multiarray = getattr(np, '_core', None) or np.core
-    allowed += [multiarray.multiarray._reconstruct, multiarray.multiarray.scalar]
+    # numpy 2 keeps it in numpy._core; numpy 1.x in numpy.core (its numpy._core is partial).
+    multiarray = getattr(getattr(np, '_core', None), 'multiarray', None) or np.core.multiarray
+    allowed += [multiarray._reconstruct, multiarray.scalar]
     # numpy >= 1.25 pickles dtypes as instances of the classes in numpy.dtypes.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
