@@ -1,1 +1,2 @@
+from . import algorithms  # noqa: F401, E402, I001
 from .backbones import *  # noqa: F401,F403
