@@ -1,0 +1,1 @@
+from .label_subset import LabelSubsetDataset  # noqa: F401
