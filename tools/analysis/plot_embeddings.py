@@ -115,9 +115,13 @@ def embed_2d(x, method='tsne', seed=0):
         except ImportError:
             print('scikit-learn is not installed: using PCA instead of t-SNE', file=sys.stderr)
         else:
+            from threadpoolctl import threadpool_limits
+
             perplexity = float(min(30.0, (len(x) - 1) / 3))
             tsne = TSNE(2, perplexity=perplexity, init='pca', random_state=seed)
-            return tsne.fit_transform(x), 't-SNE'
+            # small inputs: one thread (OpenMP pools next to torch's spin and run 20x slower)
+            with threadpool_limits(limits=1 if len(x) <= 5000 else None):
+                return tsne.fit_transform(x), 't-SNE'
     _, _, vt = np.linalg.svd(x, full_matrices=False)
     proj = x @ vt[:2].T
     if proj.shape[1] < 2:

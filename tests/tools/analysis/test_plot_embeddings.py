@@ -63,3 +63,37 @@ def test_compute_features_from_recognizer_batches():
     with torch.no_grad():
         ref = model.backbone(clip('kinect25', 2), 'kinect25').mean(dim=(1, 3, 4))
     np.testing.assert_allclose(feats['features_kinect25'][:2], ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_features_from_config_and_checkpoint(tmp_path, monkeypatch):
+    from mmengine.runner import Runner
+
+    from tests.models.algorithms.test_multi_skeleton_recognizer import backbone_cfg
+    from tools.analysis.plot_embeddings import features_from_config
+
+    model = build().eval()
+    for p in model.parameters():
+        p.data.uniform_(-0.5, 0.5)
+    ckpt = tmp_path / 'epoch_1.pth'
+    torch.save({'meta': {}, 'state_dict': model.state_dict()}, ckpt)
+    cfg = tmp_path / 'probe.py'
+    cfg.write_text(
+        "default_scope = 'mmaction'\n"
+        f'model = dict(type="MultiSkeletonRecognizer", backbone={backbone_cfg()!r}, '
+        'cls_head=dict(num_classes=4), data_preprocessor=dict(type="BaseDataPreprocessor"))\n'
+        'test_dataloader = dict(batch_size=2)\n'
+    )
+    data = batch({'kinect25': (clip('kinect25', 2), [0, 1])}, [0, 3])
+    seen = {}
+
+    def fake_loader(loader_cfg):
+        seen['cfg'] = loader_cfg
+        return [data]
+
+    monkeypatch.setattr(Runner, 'build_dataloader', staticmethod(fake_loader))
+    feats = features_from_config(str(cfg), str(ckpt))
+    assert seen['cfg']['batch_size'] == 2
+    with torch.no_grad():
+        ref = model.backbone(clip('kinect25', 2), 'kinect25').mean(dim=(1, 3, 4))
+    np.testing.assert_allclose(feats['features_kinect25'], ref.numpy(), rtol=1e-5, atol=1e-6)
+    assert feats['labels'].tolist() == [0, 3]
