@@ -9,7 +9,8 @@ from . import compat  # noqa: F401, I001  (must run before anything imports mmac
 from . import skeletons  # noqa: E402
 from . import models  # noqa: E402
 from . import datasets  # noqa: E402
+from . import evaluation  # noqa: E402
 from . import engine  # noqa: E402
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat', 'datasets', 'engine', 'models', 'skeletons']
+__all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models', 'skeletons']

@@ -7,6 +7,7 @@ from .annotations import (
     load_annotation_file,
     validate_annotations,
 )
+from .label_subset import LabelSubsetDataset
 from .multi_skeleton_dataset import MultiSkeletonDataset
 from .normalize import normalize_clip
 from .skeleton_store import SkeletonStore, build_store
@@ -23,6 +24,7 @@ __all__ = [
     'AllFormatViews',
     'AnnotationError',
     'GatherSkeletonViews',
+    'LabelSubsetDataset',
     'MultiSkeletonDataset',
     'PackMultiSkeletonInputs',
     'SampleFormatViews',

@@ -1,0 +1,1 @@
+from .multi_skeleton_recognizer import MultiSkeletonRecognizer  # noqa: F401

@@ -1,0 +1,351 @@
+"""`MultiSkeletonRecognizer`: one shared encoder, one linear classifier per skeleton format."""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.model import BaseModel, ModuleDict
+
+from msclr_mm.skeletons import get_format
+
+#: Batch contract: ``{view: {fmt: {'keypoint': Tensor, 'index': LongTensor}}}``.
+Inputs = Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]]
+
+
+@MODELS.register_module()
+class MultiSkeletonRecognizer(BaseModel):
+    """Linear evaluation, semi-supervised and fine-tuning model for several skeleton formats.
+
+    The shared encoder (``backbone``, e.g. ``UnifiedSTGCN(formats=[...])``) runs once per
+    (view, format) group of the batch; a classifier per format (a copy of ``cls_head``, by
+    default mmaction2's ``GCNHead``: global average pooling over ``M, T', V`` of the features
+    ``(N, M, C, T', V)``, optional dropout, one linear layer) turns the features into class
+    scores. Training minimises the mean over the formats present in the batch of each
+    format's cross-entropy. Prediction averages the softmax probabilities of the formats
+    available for each clip (the multi-skeleton ensemble).
+
+    Linear probing freezes the encoder through the backbone config
+    (``frozen_stages=len(channels)``, ``norm_eval=True``); fine-tuning leaves it trainable.
+    Pretraining checkpoints initialise the encoder with
+    ``backbone.init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+
+    Inputs follow the batch contract of ``msclr_mm`` (see README): ``inputs`` is
+    ``{view: {fmt: {'keypoint': (n, M, T, V, C) or (n, S, M, T, V, C), 'index': (n,)}}}``
+    where ``index`` gives each row's position among the ``N`` data samples and ``S`` is
+    the number of test clips (their probabilities are averaged).
+
+    Args:
+        backbone (dict): Config of the shared encoder. Its ``forward(x, fmt)`` maps
+            ``(n, M, T, V, C)`` to ``(n, M, C', T', V)``.
+        cls_head (dict): Config of one format's classifier, copied per format. Needs
+            ``num_classes``; ``in_channels`` defaults to ``backbone.out_channels``; ``type``
+            defaults to ``'GCNHead'``. Its ``loss_cls`` computes each format's loss.
+        formats (Sequence[str | dict], optional): Formats that get a classifier. Defaults to
+            None: every format of the backbone (``backbone.formats``).
+        data_preprocessor (dict | nn.Module, optional): Builds the batch on the model's
+            device (``SkeletonDataPreprocessor``). Defaults to None (mmengine's
+            ``BaseDataPreprocessor``: moves data, changes nothing).
+        init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
+
+    """
+
+    def __init__(
+        self,
+        backbone: Dict[str, Any],
+        cls_head: Dict[str, Any],
+        formats: Sequence[Union[str, Dict[str, Any]]] | None = None,
+        data_preprocessor: Union[Dict[str, Any], nn.Module] | None = None,
+        init_cfg: Union[Dict[str, Any], List[Dict[str, Any]]] | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        if formats is None:
+            if not hasattr(self.backbone, 'formats'):
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: backbone {type(self.backbone).__name__} has no '
+                    '`formats` attribute; pass formats=[...] to the recognizer'
+                )
+            names = list(self.backbone.formats)
+        else:
+            names = [f if isinstance(f, str) else get_format(f).name for f in formats]
+        if not names:
+            raise ValueError('MultiSkeletonRecognizer needs at least one format')
+        if len(set(names)) != len(names):
+            raise ValueError(f'MultiSkeletonRecognizer: formats lists a name twice: {names}')
+        served = getattr(self.backbone, 'formats', None)
+        if served is not None:
+            missing = [n for n in names if n not in served]
+            if missing:
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: formats {missing} are not served by the '
+                    f'backbone, which serves {list(served)}'
+                )
+        if 'num_classes' not in cls_head:
+            raise ValueError('MultiSkeletonRecognizer: cls_head needs num_classes')
+        head_cfg = dict(type='GCNHead')
+        head_cfg.update(cls_head)
+        if 'in_channels' not in head_cfg:
+            if not hasattr(self.backbone, 'out_channels'):
+                raise ValueError(
+                    'MultiSkeletonRecognizer: cls_head needs in_channels (the backbone has '
+                    'no out_channels attribute)'
+                )
+            head_cfg['in_channels'] = self.backbone.out_channels
+        self.num_classes = int(head_cfg['num_classes'])
+        self.cls_heads = ModuleDict({n: MODELS.build(copy.deepcopy(head_cfg)) for n in names})
+
+    @property
+    def formats(self) -> List[str]:
+        """list[str]: The formats that have a classifier, in config order."""
+        return list(self.cls_heads)
+
+    # ------------------------------------------------------------------ batch helpers
+    def _groups(self, inputs: Inputs) -> Iterator[Tuple[str, str, torch.Tensor, torch.Tensor]]:
+        """Yield ``(view, fmt, keypoint, index)`` for every group of the batch."""
+        if not isinstance(inputs, Mapping):
+            raise TypeError(
+                'MultiSkeletonRecognizer expects inputs {view: {fmt: {"keypoint", "index"}}} '
+                f'(multi_skeleton_collate), got {type(inputs).__name__}'
+            )
+        for view, groups in inputs.items():
+            if not isinstance(groups, Mapping):
+                raise TypeError(
+                    f"MultiSkeletonRecognizer: inputs['{view}'] must map format names to "
+                    f'groups, got {type(groups).__name__}'
+                )
+            for fmt, group in groups.items():
+                if (
+                    not isinstance(group, Mapping)
+                    or 'keypoint' not in group
+                    or ('index' not in group)
+                ):
+                    raise TypeError(
+                        f"MultiSkeletonRecognizer: inputs['{view}']['{fmt}'] must be a dict "
+                        "with 'keypoint' and 'index'"
+                    )
+                if fmt not in self.cls_heads:
+                    raise KeyError(
+                        f"MultiSkeletonRecognizer: view '{view}' holds format '{fmt}', which "
+                        f'has no classifier; the recognizer has {self.formats}'
+                    )
+                kp, index = group['keypoint'], group['index']
+                if kp.dim() not in (5, 6) or kp.shape[0] != index.shape[0]:
+                    raise ValueError(
+                        f"MultiSkeletonRecognizer: inputs['{view}']['{fmt}']['keypoint'] has "
+                        f'shape {tuple(kp.shape)} with {index.shape[0]} indices; expected '
+                        '(n, M, T, V, C) or (n, S, M, T, V, C) with n = len(index)'
+                    )
+                yield view, fmt, kp, index
+
+    def _encode(self, keypoint: torch.Tensor, fmt: str) -> torch.Tensor:
+        """Encoder features of one group, ``(n, S, M, C', T', V)``."""
+        if keypoint.dim() == 5:
+            keypoint = keypoint.unsqueeze(1)
+        n, s = keypoint.shape[:2]
+        feats = self.backbone(keypoint.flatten(0, 1), fmt)
+        return feats.reshape((n, s) + feats.shape[1:])
+
+    def _scores(self, keypoint: torch.Tensor, fmt: str) -> torch.Tensor:
+        """Class scores (logits) of one group, ``(n, S, num_classes)``."""
+        feats = self._encode(keypoint, fmt)
+        n, s = feats.shape[:2]
+        return self.cls_heads[fmt](feats.flatten(0, 1)).reshape(n, s, -1)
+
+    @staticmethod
+    def _labels(data_samples: Sequence[ActionDataSample], device: torch.device) -> torch.Tensor:
+        labels = []
+        for i, ds in enumerate(data_samples):
+            gt = ds.gt_label
+            if gt.numel() != 1:
+                frame_dir = ds.metainfo.get('frame_dir', f'#{i}')
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: sample {frame_dir} has gt_label of shape '
+                    f'{tuple(gt.shape)}; expected one class index (single-label recognition)'
+                )
+            labels.append(gt.reshape(1))
+        return torch.cat(labels).to(device=device, dtype=torch.long)
+
+    # ------------------------------------------------------------------ modes
+    def forward(
+        self,
+        inputs: Inputs,
+        data_samples: Sequence[ActionDataSample] | None = None,
+        mode: str = 'tensor',
+    ) -> Union[Dict[str, torch.Tensor], List[ActionDataSample], Dict[str, Any]]:
+        """Run in ``'loss'``, ``'predict'`` or ``'tensor'`` mode (mmengine's protocol).
+
+        Args:
+            inputs (dict): ``{view: {fmt: {'keypoint': (n, M, T, V, C) or
+                (n, S, M, T, V, C), 'index': (n,)}}}``.
+            data_samples (list[ActionDataSample], optional): The ``N`` samples of the batch,
+                with ``gt_label`` for ``'loss'``. Defaults to None.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``. Defaults to ``'tensor'``.
+
+        Returns:
+            dict | list[ActionDataSample]: Losses (``'loss'``), data samples with predictions
+            (``'predict'``), or ``{view: {fmt: {'cls_score': (n, S, num_classes), 'index':
+            (n,)}}}`` (``'tensor'``).
+
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            out: Dict[str, Dict[str, Dict[str, torch.Tensor]]] = {}
+            for view, fmt, kp, index in self._groups(inputs):
+                out.setdefault(view, {})[fmt] = dict(cls_score=self._scores(kp, fmt), index=index)
+            return out
+        raise ValueError(
+            f"MultiSkeletonRecognizer: mode must be 'loss', 'predict' or 'tensor', got {mode!r}"
+        )
+
+    def extract_feat(self, inputs: Inputs) -> Dict[str, Dict[str, Dict[str, torch.Tensor]]]:
+        """Pooled encoder features per group (what the linear classifiers see).
+
+        Args:
+            inputs (dict): As in :meth:`forward`.
+
+        Returns:
+            dict: ``{view: {fmt: {'feat': (n, C'), 'index': (n,)}}}``: features averaged
+            over ``M, T', V`` and over the ``S`` test clips.
+
+        """
+        out: Dict[str, Dict[str, Dict[str, torch.Tensor]]] = {}
+        for view, fmt, kp, index in self._groups(inputs):
+            feats = self._encode(kp, fmt)  # (n, S, M, C', T', V)
+            out.setdefault(view, {})[fmt] = dict(feat=feats.mean(dim=(1, 2, 4, 5)), index=index)
+        return out
+
+    def loss(
+        self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
+    ) -> Dict[str, torch.Tensor]:
+        """Cross-entropy of each format's classifier on that format's views.
+
+        Args:
+            inputs (dict): As in :meth:`forward`.
+            data_samples (list[ActionDataSample]): The ``N`` samples, with ``gt_label``.
+
+        Returns:
+            dict[str, Tensor]: ``loss_<fmt>`` (the cross-entropy of format ``fmt``, mean
+            over its rows and clips) and ``top1_<fmt>`` (its training accuracy) for every
+            format in the batch. :meth:`parse_losses` averages the ``loss_<fmt>`` terms.
+
+        """
+        if not data_samples:
+            raise ValueError('MultiSkeletonRecognizer.loss needs the data samples (gt_label)')
+        scores: Dict[str, List[torch.Tensor]] = {}
+        targets: Dict[str, List[torch.Tensor]] = {}
+        labels: torch.Tensor | None = None
+        for _, fmt, kp, index in self._groups(inputs):
+            logits = self._scores(kp, fmt)  # (n, S, K)
+            if labels is None:
+                labels = self._labels(data_samples, logits.device)
+            n, s = logits.shape[:2]
+            scores.setdefault(fmt, []).append(logits.reshape(n * s, -1))
+            targets.setdefault(fmt, []).append(labels[index.to(labels.device)].repeat_interleave(s))
+        if not scores:
+            raise ValueError('MultiSkeletonRecognizer.loss got a batch without any group')
+        losses: Dict[str, torch.Tensor] = OrderedDict()
+        for fmt in scores:
+            logits = torch.cat(scores[fmt])
+            target = torch.cat(targets[fmt])
+            losses[f'loss_{fmt}'] = self.cls_heads[fmt].loss_cls(logits, target)
+            losses[f'top1_{fmt}'] = (logits.detach().argmax(-1) == target).float().mean()
+        return losses
+
+    def parse_losses(
+        self, losses: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Average the per-format losses (mmengine would sum every key containing 'loss').
+
+        Args:
+            losses (dict[str, Tensor]): Output of :meth:`loss`.
+
+        Returns:
+            tuple[Tensor, dict[str, Tensor]]: The loss to optimise (mean of the
+            ``loss_<fmt>`` terms plus any other term whose key contains ``'loss'``) and the
+            values to log (``loss`` first, then every entry of ``losses``).
+
+        """
+        fmt_keys = [k for k in losses if k.startswith('loss_') and k[5:] in self.cls_heads]
+        other = [k for k in losses if 'loss' in k and k not in fmt_keys]
+        total = sum(losses[k].mean() for k in fmt_keys) / max(len(fmt_keys), 1)
+        total = total + sum(losses[k].mean() for k in other)
+        log_vars = OrderedDict(loss=total)
+        for k, v in losses.items():
+            log_vars[k] = v.mean()
+        return total, log_vars
+
+    @torch.no_grad()
+    def predict_probs(
+        self, inputs: Inputs, num_samples: int
+    ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """Per-format class probabilities in batch order.
+
+        Args:
+            inputs (dict): As in :meth:`forward`.
+            num_samples (int): ``N``, the number of data samples in the batch.
+
+        Returns:
+            tuple[dict[str, Tensor], dict[str, Tensor]]: ``probs[fmt]`` ``(N, num_classes)``
+            (softmax, averaged over test clips and over views of the same format; rows of
+            clips without that format are zero) and ``present[fmt]`` ``(N,)`` bool.
+
+        """
+        sums: Dict[str, torch.Tensor] = {}
+        counts: Dict[str, torch.Tensor] = {}
+        for _, fmt, kp, index in self._groups(inputs):
+            prob = F.softmax(self._scores(kp, fmt).float(), dim=-1).mean(dim=1)  # (n, K)
+            if fmt not in sums:
+                sums[fmt] = prob.new_zeros(num_samples, prob.shape[-1])
+                counts[fmt] = prob.new_zeros(num_samples)
+            index = index.to(prob.device)
+            if index.numel() and (int(index.min()) < 0 or int(index.max()) >= num_samples):
+                raise IndexError(
+                    f"MultiSkeletonRecognizer: format '{fmt}' has row indices outside "
+                    f'0..{num_samples - 1}'
+                )
+            sums[fmt].index_add_(0, index, prob)
+            counts[fmt].index_add_(0, index, torch.ones_like(index, dtype=prob.dtype))
+        probs = {f: sums[f] / counts[f].clamp(min=1).unsqueeze(1) for f in sums}
+        present = {f: counts[f] > 0 for f in counts}
+        return probs, present
+
+    def predict(
+        self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
+    ) -> List[ActionDataSample]:
+        """Multi-skeleton ensemble prediction.
+
+        Args:
+            inputs (dict): As in :meth:`forward`.
+            data_samples (list[ActionDataSample]): The ``N`` samples of the batch.
+
+        Returns:
+            list[ActionDataSample]: The same samples with ``pred_score`` ``(num_classes,)``
+            (mean of the available formats' softmax probabilities), ``pred_label`` and
+            ``pred_scores_per_format`` (``{fmt: (num_classes,)}``, the formats the clip has).
+
+        """
+        probs, present = self.predict_probs(inputs, len(data_samples))
+        for i, ds in enumerate(data_samples):
+            per_format = {f: probs[f][i] for f in self.formats if f in probs and present[f][i]}
+            if not per_format:
+                frame_dir = ds.metainfo.get('frame_dir', f'#{i}')
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: sample {frame_dir} has no view in any format '
+                    f'of {self.formats}; its formats: {ds.metainfo.get("formats")}'
+                )
+            ensemble = torch.stack(list(per_format.values())).mean(dim=0)
+            ds.set_pred_score(ensemble)
+            ds.set_pred_label(ensemble.argmax(dim=-1, keepdim=True))
+            ds.set_field(per_format, 'pred_scores_per_format')
+        return list(data_samples)

@@ -1,0 +1,291 @@
+import copy
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+
+import msclr_mm  # noqa: F401  (applies the stack fixes, registers the plugin)
+from msclr_mm.models.algorithms import MultiSkeletonRecognizer
+
+FORMATS = ['kinect25', 'smplx42']
+V = {'kinect25': 25, 'smplx42': 42}
+NUM_CLASSES = 4
+CHANNELS = (8, 8, 16)
+
+
+def backbone_cfg(**kw):
+    cfg = dict(type='UnifiedSTGCN', formats=FORMATS, channels=CHANNELS, dropout=0.0)
+    cfg.update(kw)
+    return cfg
+
+
+def build(frozen=False, **kw):
+    bb = backbone_cfg(frozen_stages=len(CHANNELS), norm_eval=True) if frozen else backbone_cfg()
+    cfg = dict(
+        type='MultiSkeletonRecognizer',
+        backbone=bb,
+        cls_head=dict(num_classes=NUM_CLASSES),
+        data_preprocessor=dict(type='BaseDataPreprocessor'),
+    )
+    cfg.update(kw)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def clip(fmt, n, s=None, t=12, m=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, m, t, V[fmt], 3) if s is None else (n, s, m, t, V[fmt], 3)
+    return torch.randn(shape, generator=g)
+
+
+def samples(labels):
+    out = []
+    for i, y in enumerate(labels):
+        ds = ActionDataSample().set_gt_label(y)
+        ds.set_metainfo(dict(frame_dir=f'S001C001P001R001A{i:03d}', formats=FORMATS))
+        out.append(ds)
+    return out
+
+
+def batch(groups, labels):
+    """groups: {fmt: (keypoint, index list)}; views are named after the formats."""
+    inputs = {
+        fmt: {fmt: dict(keypoint=kp, index=torch.tensor(idx, dtype=torch.long))}
+        for fmt, (kp, idx) in groups.items()
+    }
+    return dict(inputs=inputs, data_samples=samples(labels))
+
+
+def full_batch(n=6, seed=0):
+    labels = [i % NUM_CLASSES for i in range(n)]
+    return batch(
+        {f: (clip(f, n, seed=seed + k), list(range(n))) for k, f in enumerate(FORMATS)}, labels
+    )
+
+
+def test_registered_one_gcnhead_per_format():
+    model = build()
+    assert MODELS.get('MultiSkeletonRecognizer') is MultiSkeletonRecognizer
+    assert model.formats == FORMATS
+    for f in FORMATS:
+        head = model.cls_heads[f]
+        assert type(head).__name__ == 'GCNHead'
+        assert head.fc.in_features == CHANNELS[-1] and head.fc.out_features == NUM_CLASSES
+    # the classifiers are separate modules, not one shared one
+    assert model.cls_heads['kinect25'].fc.weight is not model.cls_heads['smplx42'].fc.weight
+
+
+def test_formats_must_be_served_by_backbone():
+    with pytest.raises(ValueError, match="formats \\['coco17'\\] are not served"):
+        build(formats=['kinect25', 'coco17'])
+    with pytest.raises(ValueError, match='num_classes'):
+        build(cls_head=dict(in_channels=16))
+
+
+def test_loss_is_mean_of_per_format_cross_entropies():
+    model = build().eval()  # eval: BN running stats, so the manual pass below is identical
+    data = full_batch()
+    labels = torch.tensor([i % NUM_CLASSES for i in range(6)])
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_kinect25', 'top1_kinect25', 'loss_smplx42', 'top1_smplx42'}
+    expected = {}
+    for f in FORMATS:
+        kp = data['inputs'][f][f]['keypoint']
+        pooled = model.backbone(kp, f).mean(dim=(1, 3, 4))  # GAP over M, T', V
+        logits = model.cls_heads[f].fc(pooled)
+        expected[f] = F.cross_entropy(logits, labels)
+        torch.testing.assert_close(losses[f'loss_{f}'], expected[f])
+        acc = (logits.argmax(-1) == labels).float().mean()
+        torch.testing.assert_close(losses[f'top1_{f}'], acc)
+    total, log_vars = model.parse_losses(losses)
+    torch.testing.assert_close(total, (expected['kinect25'] + expected['smplx42']) / 2)
+    assert list(log_vars)[0] == 'loss' and 'loss_smplx42' in log_vars
+
+
+def test_loss_with_partial_formats_uses_present_ones_and_batch_order():
+    model = build().eval()
+    labels = [0, 1, 2, 3]
+    # kinect25 for samples 3 and 0 (rows out of order), smplx42 missing entirely
+    kp = clip('kinect25', 2)
+    data = batch({'kinect25': (kp, [3, 0])}, labels)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_kinect25', 'top1_kinect25'}
+    logits = model(**data, mode='tensor')['kinect25']['kinect25']['cls_score'][:, 0]
+    torch.testing.assert_close(
+        losses['loss_kinect25'], F.cross_entropy(logits, torch.tensor([3, 0]))
+    )
+    total, _ = model.parse_losses(losses)
+    torch.testing.assert_close(total, losses['loss_kinect25'])
+
+
+def test_predict_ensembles_the_available_formats():
+    model = build().eval()
+    labels = [0, 1, 2]
+    k = clip('kinect25', 2, seed=1)
+    s = clip('smplx42', 2, seed=2)
+    # sample 0: both formats; sample 1: kinect25 only; sample 2: smplx42 only
+    data = batch({'kinect25': (k, [0, 1]), 'smplx42': (s, [2, 0])}, labels)
+    out = model(**data, mode='predict')
+    with torch.no_grad():
+        pk = F.softmax(model.cls_heads['kinect25'](model.backbone(k, 'kinect25')), -1)
+        ps = F.softmax(model.cls_heads['smplx42'](model.backbone(s, 'smplx42')), -1)
+    torch.testing.assert_close(out[0].pred_score, (pk[0] + ps[1]) / 2)
+    torch.testing.assert_close(out[1].pred_score, pk[1])
+    torch.testing.assert_close(out[2].pred_score, ps[0])
+    assert set(out[0].pred_scores_per_format) == {'kinect25', 'smplx42'}
+    assert set(out[1].pred_scores_per_format) == {'kinect25'}
+    assert set(out[2].pred_scores_per_format) == {'smplx42'}
+    torch.testing.assert_close(out[0].pred_scores_per_format['smplx42'], ps[1])
+    assert out[0].pred_label.item() == int(((pk[0] + ps[1]) / 2).argmax())
+    for ds in out:
+        torch.testing.assert_close(ds.pred_score.sum(), torch.tensor(1.0))
+
+
+def test_predict_averages_probabilities_over_test_clips():
+    model = build().eval()
+    kp = clip('kinect25', 2, s=3)  # (n, S, M, T, V, C)
+    out = model(**batch({'kinect25': (kp, [0, 1])}, [0, 1]), mode='predict')
+    with torch.no_grad():
+        for i in range(2):
+            p = F.softmax(model.cls_heads['kinect25'](model.backbone(kp[i], 'kinect25')), -1)
+            torch.testing.assert_close(out[i].pred_score, p.mean(0))
+
+
+def test_predict_sample_without_views_names_it():
+    model = build().eval()
+    data = batch({'kinect25': (clip('kinect25', 1), [0])}, [0, 1])
+    with pytest.raises(ValueError, match='S001C001P001R001A001 has no view'):
+        model(**data, mode='predict')
+
+
+def test_unknown_format_and_bad_shapes_are_refused():
+    model = build().eval()
+    data = batch({'kinect25': (clip('kinect25', 2), [0, 1])}, [0, 1])
+    data['inputs']['coco17'] = {
+        'coco17': dict(keypoint=torch.zeros(2, 2, 12, 17, 3), index=torch.tensor([0, 1]))
+    }
+    with pytest.raises(KeyError, match="format 'coco17', which has no classifier"):
+        model(**data, mode='loss')
+    bad = batch({'kinect25': (clip('kinect25', 2)[:, 0], [0, 1])}, [0, 1])
+    with pytest.raises(ValueError, match=r"\['kinect25'\]\['keypoint'\] has shape"):
+        model(**bad, mode='predict')
+
+
+def test_acc_metric_and_dump_results_read_the_predictions(tmp_path):
+    from mmaction.evaluation import AccMetric
+    from mmengine.evaluator import DumpResults, Evaluator
+
+    model = build().eval()
+    data = full_batch(n=8)
+    preds = model.test_step(copy.deepcopy(data))
+    dump = tmp_path / 'preds.pkl'
+    evaluator = Evaluator([AccMetric(), DumpResults(out_file_path=str(dump))])
+    evaluator.process(preds, data)
+    metrics = evaluator.evaluate(len(preds))
+    labels = torch.tensor([i % NUM_CLASSES for i in range(8)])
+    scores = torch.stack([p.pred_score for p in preds])
+    assert metrics['acc/top1'] == pytest.approx((scores.argmax(-1) == labels).float().mean().item())
+    with open(dump, 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == 8
+    assert set(dumped[0]['pred_scores_per_format']) == set(FORMATS)
+    assert dumped[3]['frame_dir'] == 'S001C001P001R001A003'
+    torch.testing.assert_close(dumped[3]['pred_score'], preds[3].pred_score)
+
+
+def _step(model, data, lr=1.0):
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9))
+    model.train()
+    return model.train_step(copy.deepcopy(data), optim)
+
+
+def _backbone_state(model):
+    return {k: v.clone() for k, v in model.backbone.state_dict().items()}
+
+
+def test_frozen_probe_leaves_backbone_weights_and_bn_statistics_unchanged():
+    model = build(frozen=True)
+    before = _backbone_state(model)
+    heads_before = {k: v.clone() for k, v in model.cls_heads.state_dict().items()}
+    for seed in range(2):
+        log_vars = _step(model, full_batch(seed=seed))
+    assert torch.isfinite(log_vars['loss'])
+    after = model.backbone.state_dict()
+    bn_keys = [k for k in before if 'running_mean' in k or 'running_var' in k]
+    assert bn_keys, 'the backbone has BatchNorm statistics to check'
+    for k, v in before.items():
+        torch.testing.assert_close(after[k], v, rtol=0, atol=0, msg=f'{k} changed')
+    bns = [
+        m for m in model.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    assert bns and not any(m.training for m in bns)
+    changed = [
+        k for k, v in model.cls_heads.state_dict().items() if not torch.equal(v, heads_before[k])
+    ]
+    assert 'kinect25.fc.weight' in changed and 'smplx42.fc.weight' in changed
+
+
+def test_fine_tuning_updates_backbone_weights_and_bn_statistics():
+    model = build(frozen=False)
+    before = _backbone_state(model)
+    _step(model, full_batch())
+    after = model.backbone.state_dict()
+    params = [k for k, _ in model.backbone.named_parameters()]
+    unchanged = [k for k in params if torch.equal(after[k], before[k])]
+    assert params and not unchanged, f'not updated by fine-tuning: {unchanged}'
+    stats = [k for k in before if k.endswith('running_mean')]
+    assert any(not torch.equal(after[k], before[k]) for k in stats)
+
+
+def _runner_style_checkpoint(path, backbone_sd):
+    """A pretraining checkpoint laid out as mmengine's Runner saves it."""
+    state = {f'backbone.{k}': v for k, v in backbone_sd.items()}
+    # the EMA key encoder (another prefix), projection neck and the negative queue
+    state.update(
+        {
+            f'encoder_k.module.0.{k}': torch.full_like(v, 7.0) if v.is_floating_point() else v
+            for k, v in backbone_sd.items()
+        }
+    )
+    state['neck.mlp.0.weight'] = torch.randn(16, 16)
+    state['queue.queue'] = torch.randn(8, 32)
+    state['queue.ptr'] = torch.zeros(1, dtype=torch.long)
+    hub = MessageHub.get_instance('test_recognizer_ckpt')
+    hub.update_scalar('train/loss', 1.5)
+    torch.save(
+        {
+            'meta': dict(epoch=300, iter=1000, mmengine_version='0.10.7', seed=0),
+            'state_dict': state,
+            'message_hub': hub.state_dict(),
+            'optimizer': {'state': {}, 'param_groups': [{'lr': 0.1}]},
+        },
+        path,
+    )
+
+
+def test_pretrained_backbone_loads_through_init_cfg_prefix(tmp_path):
+    torch.manual_seed(1)
+    source = MODELS.build(backbone_cfg())
+    for p in source.parameters():
+        p.data.uniform_(-1, 1)
+    for name, buf in source.named_buffers():
+        if 'running_var' in name:
+            buf.uniform_(0.5, 2.0)
+    ckpt = tmp_path / 'epoch_300.pth'
+    _runner_style_checkpoint(ckpt, source.state_dict())
+    cfg = backbone_cfg(
+        frozen_stages=len(CHANNELS),
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'),
+    )
+    model = build(backbone=cfg)
+    loaded = model.backbone.state_dict()
+    for k, v in source.state_dict().items():
+        torch.testing.assert_close(loaded[k], v, rtol=0, atol=0, msg=k)
