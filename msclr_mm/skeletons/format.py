@@ -141,6 +141,16 @@ class SkeletonFormat:
     def __hash__(self) -> int:
         return hash((self.name, self.joints, self.edges, self.center))
 
+    # ------------------------------------------------------------------ copying
+    # A format is immutable (frozen, parts behind a MappingProxyType, which cannot be
+    # deep-copied): a copy is the format itself, so models holding formats can be copied
+    # (e.g. the EMA key encoder of the contrastive algorithms).
+    def __copy__(self) -> SkeletonFormat:
+        return self
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> SkeletonFormat:
+        return self
+
     def _error(self, message: str) -> SkeletonFormatError:
         return SkeletonFormatError(f"format '{self.name}': {message}")
 
