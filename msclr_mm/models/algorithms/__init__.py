@@ -1,14 +1,23 @@
+from .aimclr import AimCLR
 from .base_moco import BaseMoCo
 from .momentum_encoder import MomentumEncoder
 from .multi_format import iter_groups, scatter_rows
 from .negative_queue import NegativeQueue
+from .skelemix import mask_pool, skelemix, skelemix_mask, upsample_mask
+from .skelemixclr import SkeleMixCLR
 from .skeletonclr import SkeletonCLR
 
 __all__ = [
+    'AimCLR',
     'BaseMoCo',
     'MomentumEncoder',
     'NegativeQueue',
+    'SkeleMixCLR',
     'SkeletonCLR',
     'iter_groups',
+    'mask_pool',
     'scatter_rows',
+    'skelemix',
+    'skelemix_mask',
+    'upsample_mask',
 ]
