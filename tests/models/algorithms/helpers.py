@@ -61,3 +61,9 @@ def embed_one(model, x, fmt, key=False):
     else:
         backbone, neck = model.backbone, model.neck
     return F.normalize(neck(global_pool(backbone(x[None], fmt))), dim=1)[0]
+
+
+def embed_one_drop(model, x, fmt):
+    """Reference: query embeddings (plain, attention-dropped) of one sample alone."""
+    feat, dropped = model.backbone(x[None], fmt, drop=True)
+    return tuple(F.normalize(model.neck(global_pool(f)), dim=1)[0] for f in (feat, dropped))
