@@ -8,6 +8,9 @@ ranks. Gradients are averaged across ranks with torch's ``DistributedDataParalle
 
 import os
 import socket
+import tempfile
+import time
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -63,7 +66,11 @@ def run_steps(model, forward, lo, hi, reduce_loss=lambda x: x):
 
 def _worker(rank, world, port, out_dir):
     dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{port}',
+        rank=rank,
+        world_size=world,
+        timeout=timedelta(seconds=120),
     )
     torch.set_num_threads(1)
     MessageHub.get_instance(f'dist_{rank}').update_info('epoch', 0)
@@ -99,10 +106,24 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_match_one_process(tmp_path):
+def spawn_and_wait(out_dir, world=2, limit_s=300):
+    """Run the workers; fail (instead of hanging) if they do not finish in ``limit_s``."""
+    ctx = mp.start_processes(_worker, args=(world, free_port(), out_dir), nprocs=world, join=False)
+    deadline = time.monotonic() + limit_s
+    while not ctx.join(timeout=5):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.terminate()
+            raise AssertionError(f'the {world} gloo workers did not finish in {limit_s} s')
+    return [torch.load(os.path.join(out_dir, f'rank{r}.pt')) for r in range(world)]
+
+
+def test_two_processes_match_one_process():
     assert not dist.is_initialized()
-    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
-    ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
+    # our own folder: pytest's shared basetemp may be pruned by concurrent pytest runs
+    with tempfile.TemporaryDirectory(prefix='msclr_dist_') as out_dir:
+        ranks = spawn_and_wait(out_dir)
     assert all(r['identical_on_ranks'] for r in ranks)
 
     MessageHub.get_instance('dist_single').update_info('epoch', 0)
