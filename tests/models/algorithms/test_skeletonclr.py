@@ -112,3 +112,23 @@ def test_predict_attaches_per_format_features():
     torch.testing.assert_close(out2[1].pred_feature['kinect25'], ((a + b) / 2)[1])
     assert out2[1].pred_feature['kinect25'].shape == (16,)
     assert DIM == 8
+
+
+@pytest.mark.parametrize('type_', ['SkeletonCLR', 'AimCLR', 'SkeleMixCLR'])
+def test_train_step_logs_every_term_and_runs_under_bf16_autocast(type_):
+    from mmengine.optim import OptimWrapper
+
+    model = build(type_)
+    inputs, _, _ = batch()
+    inputs['query_extreme'] = inputs['query']
+    log_vars = model.train_step(
+        dict(inputs=inputs, data_samples=[None] * N),
+        OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)),
+    )
+    assert {'loss', 'loss_nce', 'pos_sim', 'neg_sim'} <= set(log_vars)
+    terms = sum(v for k, v in log_vars.items() if k.startswith('loss_'))
+    torch.testing.assert_close(log_vars['loss'], terms)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = model.loss(inputs)
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert model.queue.queue.dtype == torch.float32
