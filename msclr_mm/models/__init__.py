@@ -1,3 +1,3 @@
-from . import algorithms  # noqa: F401, E402, I001
+from . import algorithms, heads, necks  # noqa: F401
 from .backbones import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403

@@ -146,6 +146,16 @@ class SkeletonFormat:
     def __reduce__(self) -> Tuple[Any, Tuple[Dict[str, Any]]]:
         return (_format_from_dict, (self.to_dict(),))
 
+    # ------------------------------------------------------------------ copying
+    # A format is immutable (frozen, parts behind a MappingProxyType, which cannot be
+    # deep-copied): a copy is the format itself, so models holding formats can be copied
+    # (e.g. the EMA key encoder of the contrastive algorithms).
+    def __copy__(self) -> SkeletonFormat:
+        return self
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> SkeletonFormat:
+        return self
+
     def _error(self, message: str) -> SkeletonFormatError:
         return SkeletonFormatError(f"format '{self.name}': {message}")
 

@@ -1,1 +1,25 @@
-from .multi_skeleton_recognizer import MultiSkeletonRecognizer  # noqa: F401
+from .aimclr import AimCLR
+from .base_moco import BaseMoCo
+from .momentum_encoder import MomentumEncoder
+from .multi_format import iter_groups, scatter_rows
+from .multi_skeleton_recognizer import MultiSkeletonRecognizer
+from .negative_queue import NegativeQueue
+from .skelemix import mask_pool, skelemix, skelemix_mask, upsample_mask
+from .skelemixclr import SkeleMixCLR
+from .skeletonclr import SkeletonCLR
+
+__all__ = [
+    'AimCLR',
+    'BaseMoCo',
+    'MomentumEncoder',
+    'MultiSkeletonRecognizer',
+    'NegativeQueue',
+    'SkeleMixCLR',
+    'SkeletonCLR',
+    'iter_groups',
+    'mask_pool',
+    'scatter_rows',
+    'skelemix',
+    'skelemix_mask',
+    'upsample_mask',
+]

@@ -1,0 +1,307 @@
+"""Shared machinery of the MoCo-family skeleton algorithms."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.model import BaseModel
+
+from ..necks import global_pool
+from .momentum_encoder import MomentumEncoder
+from .multi_format import ViewInputs, group_sizes, iter_groups, scatter_rows
+from .negative_queue import NegativeQueue
+
+BatchInputs = Mapping[str, ViewInputs]
+
+
+class BaseMoCo(BaseModel):
+    """MoCo v2 over the multi-skeleton batch contract: the base of every algorithm here.
+
+    The shape of mmpretrain's ``MoCo``: a registry-built ``backbone`` (``UnifiedSTGCN``),
+    ``neck`` (:class:`ProjectionNeck`) and ``head`` (:class:`ContrastiveHead`); the key
+    encoder ``encoder_k`` is a :class:`MomentumEncoder` (an mmengine
+    ``ExponentialMovingAverage``) of ``backbone`` + ``neck``; one :class:`NegativeQueue`
+    holds the negatives of every format. Everything happens in ``loss()``; no hook.
+
+    Inputs follow the batch contract: ``inputs[view][fmt] = {'keypoint': (n, M, T, V, C),
+    'index': (n,)}``. The encoder runs once per (view, format) group; pooled features are
+    put back in batch order with ``index`` before the projection MLP, so the neck (and its
+    BatchNorm, if any) sees the whole batch and a clip's query and key may come from
+    different formats (the multi-skeleton, MS-, version) without any other change.
+
+    Distributed: keys are gathered from every rank into the queue in rank order
+    (:class:`NegativeQueue`), so the queue is identical on all ranks; the key encoder is
+    identical because the query encoder is (DDP). As SkeletonCLR, and unlike MoCo, the key
+    batch is not shuffled across GPUs before the key encoder's BatchNorm. Every rank must
+    see the same batch size (``drop_last=True`` in the train dataloader).
+
+    Args:
+        backbone (dict): Backbone config, e.g. ``dict(type='UnifiedSTGCN', formats=[...])``.
+        neck (dict): Neck config. Defaults to ``dict(type='ProjectionNeck')``.
+        head (dict): Head config. Defaults to ``dict(type='ContrastiveHead')``.
+        queue_len (int): Negatives ``K``. Defaults to 32768.
+        feat_dim (int): Embedding size. Defaults to 128.
+        momentum (float): Key encoder momentum in MoCo's convention. Defaults to 0.999.
+        query_view (str): View encoded by the query encoder. Defaults to ``'query'``.
+        key_view (str): View encoded by the key encoder. Defaults to ``'key'``.
+        data_preprocessor (dict | nn.Module, optional): Usually
+            ``dict(type='SkeletonDataPreprocessor', ...)``. Defaults to None (mmengine's
+            ``BaseDataPreprocessor``: moves the batch to the device, nothing else).
+        init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
+
+    """
+
+    def __init__(
+        self,
+        backbone: dict,
+        neck: dict | None = None,
+        head: dict | None = None,
+        queue_len: int = 32768,
+        feat_dim: int = 128,
+        momentum: float = 0.999,
+        query_view: str = 'query',
+        key_view: str = 'key',
+        data_preprocessor: Union[dict, nn.Module, None] = None,
+        init_cfg: Union[dict, List[dict], None] = None,
+    ) -> None:
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck or dict(type='ProjectionNeck', out_channels=feat_dim))
+        self.head = MODELS.build(head or dict(type='ContrastiveHead'))
+        self.encoder_k = MomentumEncoder(self._query_encoder(), momentum=momentum)
+        self.queue = NegativeQueue(feat_dim, queue_len)
+        self.query_view = query_view
+        self.key_view = key_view
+
+    # ------------------------------------------------------------------ encoders
+    def _query_encoder(self) -> nn.ModuleDict:
+        """The query backbone and neck under the names the key encoder copies."""
+        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))
+
+    @torch.no_grad()
+    def update_key_encoder(self) -> None:
+        """One momentum step of ``encoder_k`` from the query backbone and neck."""
+        self.encoder_k.update_parameters(self._query_encoder())
+
+    def pooled_features(
+        self,
+        backbone: nn.Module,
+        view: ViewInputs,
+        num: int,
+        view_name: str = '?',
+        drop: bool = False,
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """Run ``backbone`` once per format group and pool, in batch order.
+
+        Args:
+            backbone (nn.Module): Query or key backbone.
+            view (Mapping): ``{fmt: {'keypoint': (n, M, T, V, C), 'index': (n,)}}``.
+            num (int): Batch size ``N``.
+            view_name (str): Name used in error messages. Defaults to ``'?'``.
+            drop (bool): Also return the pooled attention-dropped features (AimCLR).
+                Defaults to False.
+
+        Returns:
+            torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ``(N, C)``, or two of them.
+
+        """
+        parts, dropped = [], []
+        for fmt, x, index in iter_groups(view, view_name):
+            if x.dim() != 5:
+                raise ValueError(
+                    f"view '{view_name}', format '{fmt}': training keypoints must be "
+                    f'(n, M, T, V, C), got {tuple(x.shape)}'
+                )
+            if drop:
+                feat, feat_drop = backbone(x, fmt, drop=True)
+                dropped.append((index, global_pool(feat_drop)))
+            else:
+                feat = backbone(x, fmt)
+            parts.append((index, global_pool(feat)))
+        pooled = scatter_rows(parts, num, view_name)
+        if drop:
+            return pooled, scatter_rows(dropped, num, view_name)
+        return pooled
+
+    def embed(
+        self, view_name: str, inputs: BatchInputs, num: int, drop: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """L2-normalised query embeddings of one view, in batch order.
+
+        Args:
+            view_name (str): Key of ``inputs``.
+            inputs (Mapping): The batch contract's inputs.
+            num (int): Batch size ``N``.
+            drop (bool): Also embed the attention-dropped features. Defaults to False.
+
+        Returns:
+            torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ``(N, D)`` (or two).
+
+        """
+        out = self.pooled_features(
+            self.backbone, self._view(inputs, view_name), num, view_name, drop
+        )
+        if drop:
+            return tuple(F.normalize(self.neck(o), dim=1) for o in out)
+        return F.normalize(self.neck(out), dim=1)
+
+    @torch.no_grad()
+    def embed_key(self, view_name: str, inputs: BatchInputs, num: int) -> torch.Tensor:
+        """L2-normalised key-encoder embeddings ``(N, D)`` of one view (no gradient)."""
+        enc = self.encoder_k.module
+        pooled = self.pooled_features(
+            enc['backbone'], self._view(inputs, view_name), num, view_name
+        )
+        return F.normalize(enc['neck'](pooled), dim=1)
+
+    @staticmethod
+    def _view(inputs: BatchInputs, view_name: str) -> ViewInputs:
+        if view_name not in inputs:
+            raise KeyError(
+                f"the batch has no view '{view_name}' (views: {sorted(inputs)}); check the "
+                'data preprocessor / pipeline config'
+            )
+        return inputs[view_name]
+
+    def batch_size(
+        self, inputs: BatchInputs, data_samples: Sequence[ActionDataSample] | None
+    ) -> int:
+        """``N``: the number of data samples, or the rows of the key view without them."""
+        if data_samples is not None:
+            return len(data_samples)
+        return sum(group_sizes(self._view(inputs, self.key_view), self.key_view).values())
+
+    @staticmethod
+    def similarities(
+        q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Cosine similarities of queries with their key and with the queue.
+
+        Args:
+            q (torch.Tensor): Queries ``(N, D)``, normalised.
+            k (torch.Tensor): Keys ``(N, D)``, normalised.
+            negatives (torch.Tensor): Queue ``(D, K)``.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``pos (N, 1)`` and ``neg (N, K)``.
+
+        """
+        pos = (q * k.to(q.dtype)).sum(dim=1, keepdim=True)
+        neg = q @ negatives.to(q.dtype)
+        return pos, neg
+
+    # ------------------------------------------------------------------ mmengine API
+    def loss(
+        self, inputs: BatchInputs, data_samples: Sequence[ActionDataSample] | None = None
+    ) -> Dict[str, torch.Tensor]:
+        """Losses of one step (keys with ``loss`` are summed by mmengine).
+
+        Args:
+            inputs (Mapping): The batch contract's inputs after the data preprocessor.
+            data_samples (Sequence[ActionDataSample], optional): The batch's samples.
+
+        Returns:
+            dict[str, torch.Tensor]: Named losses and logged scalars.
+
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def extract_feat(self, inputs: BatchInputs) -> Dict[str, Dict[str, Tuple[torch.Tensor, Any]]]:
+        """Pooled query-backbone features of every (view, format) group.
+
+        Args:
+            inputs (Mapping): The batch contract's inputs. Keypoints may carry a clip axis
+                ``(n, S, M, T, V, C)``; the ``S`` clip features are averaged.
+
+        Returns:
+            dict: ``{view: {fmt: (index (n,), features (n, C))}}``.
+
+        """
+        out: Dict[str, Dict[str, Tuple[torch.Tensor, Any]]] = {}
+        for view_name, view in inputs.items():
+            out[view_name] = {}
+            for fmt, x, index in iter_groups(view, view_name):
+                if x.dim() == 6:
+                    n, s = x.shape[:2]
+                    feat = global_pool(self.backbone(x.flatten(0, 1), fmt))
+                    feat = feat.view(n, s, -1).mean(dim=1)
+                elif x.dim() == 5:
+                    feat = global_pool(self.backbone(x, fmt))
+                else:
+                    raise ValueError(
+                        f"view '{view_name}', format '{fmt}': keypoints must be (n, M, T, V, "
+                        f'C) or (n, S, M, T, V, C), got {tuple(x.shape)}'
+                    )
+                out[view_name][fmt] = (index, feat)
+        return out
+
+    @torch.no_grad()
+    def predict(
+        self, inputs: BatchInputs, data_samples: Sequence[ActionDataSample] | None = None
+    ) -> List[ActionDataSample]:
+        """Attach the pooled backbone feature of every format of a clip to its sample.
+
+        Args:
+            inputs (Mapping): The batch contract's inputs (in evaluation one view per
+                format, named after it).
+            data_samples (Sequence[ActionDataSample], optional): The batch's samples.
+
+        Returns:
+            list[ActionDataSample]: The samples, each with ``pred_feature`` =
+            ``{fmt: Tensor (C,)}`` (float32, on the model's device) for the formats the
+            clip has.
+
+        """
+        feats = self.extract_feat(inputs)
+        if data_samples is None:
+            num = max(int(i.max()) + 1 for v in feats.values() for i, _ in v.values())
+            data_samples = [ActionDataSample() for _ in range(num)]
+        per_sample: List[Dict[str, torch.Tensor]] = [{} for _ in data_samples]
+        for view_name, groups in feats.items():
+            for fmt, (index, feat) in groups.items():
+                for row, i in enumerate(index.tolist()):
+                    if fmt in per_sample[i]:
+                        meta = getattr(data_samples[i], 'metainfo', {})
+                        raise ValueError(
+                            f"sample {meta.get('frame_dir', i)!r} has format '{fmt}' in two "
+                            f"views (the second is '{view_name}'): predict() keys features "
+                            'by format'
+                        )
+                    per_sample[i][fmt] = feat[row].float()
+        for sample, pred in zip(data_samples, per_sample):
+            sample.set_field(pred, 'pred_feature')
+        return list(data_samples)
+
+    def forward(
+        self,
+        inputs: BatchInputs,
+        data_samples: Sequence[ActionDataSample] | None = None,
+        mode: str = 'tensor',
+    ) -> Union[Dict[str, torch.Tensor], List[ActionDataSample], Dict[str, Any]]:
+        """Dispatch as every mmengine model.
+
+        Args:
+            inputs (Mapping): The batch contract's inputs.
+            data_samples (Sequence[ActionDataSample], optional): The samples.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'`` (:meth:`extract_feat`).
+                Defaults to ``'tensor'``.
+
+        Returns:
+            dict | list[ActionDataSample]: Losses, samples or features.
+
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        raise RuntimeError(f"invalid mode '{mode}': expected 'loss', 'predict' or 'tensor'")

@@ -1,0 +1,4 @@
+from .contrastive_head import ContrastiveHead
+from .ddm_loss import ddm_loss
+
+__all__ = ['ContrastiveHead', 'ddm_loss']

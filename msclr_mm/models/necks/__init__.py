@@ -1,0 +1,3 @@
+from .projection_neck import ProjectionNeck, global_pool
+
+__all__ = ['ProjectionNeck', 'global_pool']

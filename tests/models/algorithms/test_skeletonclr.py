@@ -1,0 +1,134 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from .helpers import DIM, build, clips, embed_one, view
+
+N = 6
+Q_FMT = ['kinect25', 'smpl24', 'kinect25', 'kinect25', 'smpl24', 'smpl24']
+K_FMT = ['smpl24', 'smpl24', 'kinect25', 'smpl24', 'kinect25', 'kinect25']
+
+
+def batch(seed=0):
+    q, k = clips(N, seed=seed), clips(N, seed=seed + 100)
+    return {'query': view(q, Q_FMT), 'key': view(k, K_FMT)}, q, k
+
+
+def test_loss_equals_per_sample_hand_computation_across_formats():
+    model = build()
+    model.eval()  # BatchNorm on running statistics: per-sample embeddings are well defined
+    model.update_key_encoder()  # first update: key encoder = query encoder
+    inputs, q_raw, k_raw = batch()
+    negatives = model.queue.negatives()
+    with torch.no_grad():
+        q = torch.stack([embed_one(model, q_raw[f][i], f) for i, f in enumerate(Q_FMT)])
+        k = torch.stack([embed_one(model, k_raw[f][i], f, key=True) for i, f in enumerate(K_FMT)])
+    pos = (q * k).sum(1, keepdim=True)
+    neg = q @ negatives
+    logits = torch.cat([pos, neg], 1) / 0.07
+    expected = F.cross_entropy(logits, torch.zeros(N, dtype=torch.long))
+    out = model.loss(inputs, [None] * N)
+    assert set(out) == {'loss_nce', 'pos_sim', 'neg_sim'}
+    torch.testing.assert_close(out['loss_nce'], expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out['pos_sim'], pos.mean(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out['neg_sim'], neg.mean(), rtol=1e-5, atol=1e-6)
+    # the keys entered the queue in batch order
+    torch.testing.assert_close(model.queue.queue[:, :N].t(), k, rtol=1e-5, atol=1e-6)
+    assert model.queue.ptr.tolist() == [N]
+
+
+def test_pairing_uses_index_not_group_order():
+    model = build()
+    model.eval()
+    inputs, _, _ = batch()
+    ref = model.loss(inputs)['loss_nce']
+    model2 = build()
+    model2.eval()
+    # same rows, but lying about the index of one group breaks the pairing
+    bad = {v: {f: dict(g) for f, g in groups.items()} for v, groups in inputs.items()}
+    bad['key']['smpl24']['index'] = bad['key']['smpl24']['index'].flip(0)
+    assert not torch.allclose(model2.loss(bad)['loss_nce'], ref)
+
+
+def test_gradients_reach_the_query_encoder_only_and_key_encoder_moves_by_momentum():
+    model = build()
+    model.train()
+    inputs, _, _ = batch()
+    out = model.loss(inputs)
+    sum(v for n, v in out.items() if 'loss' in n).backward()
+    assert model.backbone.blocks[0].gcn_conv.weight.grad is not None
+    assert model.neck.mlp[0].weight.grad is not None
+    assert all(p.grad is None for p in model.encoder_k.parameters())
+    assert int(model.encoder_k.steps) == 1
+    key_w = model.encoder_k.module['neck'].mlp[0].weight
+    torch.testing.assert_close(key_w, model.neck.mlp[0].weight)  # first update copies
+    with torch.no_grad():
+        model.neck.mlp[0].weight.add_(1.0)
+    before = key_w.detach().clone()
+    model.loss(inputs)
+    torch.testing.assert_close(key_w, before + 0.001, rtol=0, atol=1e-6)
+
+
+def test_forward_modes_and_errors():
+    model = build()
+    inputs, _, _ = batch()
+    assert set(model(inputs, None, mode='loss')) == {'loss_nce', 'pos_sim', 'neg_sim'}
+    feats = model(inputs, mode='tensor')
+    idx, f = feats['query']['kinect25']
+    assert f.shape == (3, 16) and idx.tolist() == [3, 2, 0]
+    with pytest.raises(RuntimeError, match="invalid mode 'foo'"):
+        model(inputs, mode='foo')
+    with pytest.raises(KeyError, match="no view 'key'.*'query'"):
+        model.loss({'query': inputs['query']})
+    with pytest.raises(ValueError, match="view 'query' has 6 rows .* batch size 7"):
+        model.loss(inputs, [None] * 7)
+
+
+def test_predict_attaches_per_format_features():
+    from mmaction.structures import ActionDataSample
+
+    model = build()
+    model.eval()
+    data = clips(3)
+    inputs = {
+        'kinect25': view(data, ['kinect25'] * 3),
+        'smpl24': {'smpl24': {'keypoint': data['smpl24'][[2, 0]], 'index': torch.tensor([2, 0])}},
+    }
+    samples = [ActionDataSample(metainfo=dict(frame_dir=f'c{i}')) for i in range(3)]
+    out = model.predict(inputs, samples)
+    assert sorted(out[0].pred_feature) == ['kinect25', 'smpl24']
+    assert sorted(out[1].pred_feature) == ['kinect25']  # clip 1 lacks smpl24
+    from msclr_mm.models.necks import global_pool
+
+    with torch.no_grad():
+        ref = global_pool(model.backbone(data['smpl24'][2:3], 'smpl24'))[0]
+    torch.testing.assert_close(out[2].pred_feature['smpl24'], ref)
+    # multi-clip (n, S, M, T, V, C): the S clip features are averaged
+    two = torch.stack([data['kinect25'], data['kinect25'] * 0.5], dim=1)
+    out2 = model.predict({'kinect25': {'kinect25': {'keypoint': two, 'index': torch.arange(3)}}})
+    with torch.no_grad():
+        a = global_pool(model.backbone(data['kinect25'], 'kinect25'))
+        b = global_pool(model.backbone(data['kinect25'] * 0.5, 'kinect25'))
+    torch.testing.assert_close(out2[1].pred_feature['kinect25'], ((a + b) / 2)[1])
+    assert out2[1].pred_feature['kinect25'].shape == (16,)
+    assert DIM == 8
+
+
+@pytest.mark.parametrize('type_', ['SkeletonCLR', 'AimCLR', 'SkeleMixCLR'])
+def test_train_step_logs_every_term_and_runs_under_bf16_autocast(type_):
+    from mmengine.optim import OptimWrapper
+
+    model = build(type_)
+    inputs, _, _ = batch()
+    inputs['query_extreme'] = inputs['query']
+    log_vars = model.train_step(
+        dict(inputs=inputs, data_samples=[None] * N),
+        OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)),
+    )
+    assert {'loss', 'loss_nce', 'pos_sim', 'neg_sim'} <= set(log_vars)
+    terms = sum(v for k, v in log_vars.items() if k.startswith('loss_'))
+    torch.testing.assert_close(log_vars['loss'], terms)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = model.loss(inputs)
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert model.queue.queue.dtype == torch.float32
