@@ -1,0 +1,64 @@
+# Contrastive pretraining on the embedded demo data (`python tools/data/make_demo_data.py
+# --out-dir data/demo`), with kNN validation (train split as memory bank, val split queried).
+data_root = 'data/demo'
+ann_files = dict(
+    kinect25=f'{data_root}/kinect25.pkl',
+    smpl24=f'{data_root}/smpl24.pkl',
+    coco17=f'{data_root}/coco17.pkl',
+)
+clip_len = 50
+
+train_pipeline = [
+    dict(type='SampleFormatViews', rule='random'),
+    dict(type='SampleSkeletonFrames', clip_len=clip_len),
+    dict(type='GatherSkeletonViews'),
+    dict(type='PackMultiSkeletonInputs'),
+]
+eval_pipeline = [
+    dict(type='AllFormatViews'),
+    dict(type='SampleSkeletonFrames', clip_len=clip_len, test_mode=True),
+    dict(type='GatherSkeletonViews'),
+    dict(type='PackMultiSkeletonInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=1,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='multi_skeleton_collate'),
+    dataset=dict(
+        type='MultiSkeletonDataset',
+        ann_files=ann_files,
+        split='xsub_train',
+        pipeline=train_pipeline,
+    ),
+)
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='multi_skeleton_collate'),
+    dataset=dict(
+        type='KNNEvalDataset',
+        bank=dict(
+            type='MultiSkeletonDataset',
+            ann_files=ann_files,
+            split='xsub_train',
+            pipeline=eval_pipeline,
+            test_mode=True,
+        ),
+        query=dict(
+            type='MultiSkeletonDataset',
+            ann_files=ann_files,
+            split='xsub_val',
+            pipeline=eval_pipeline,
+            test_mode=True,
+        ),
+    ),
+)
+val_evaluator = dict(type='KNNMetric', k=20, temperature=0.07)
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

@@ -1,0 +1,20 @@
+# SkeletonCLR (MoCo v2 on skeletons) with the baselines' quarter-width ST-GCN encoder.
+# Listing several formats in `backbone.formats` (and the dataset's `ann_files`) makes it
+# multi-skeleton (MS-SkeletonCLR); `data_preprocessor.stream` picks joint / bone / motion.
+
+normal_aug = [dict(type='temporal_crop'), dict(type='shear', amplitude=0.5)]
+
+model = dict(
+    type='SkeletonCLR',
+    data_preprocessor=dict(
+        type='SkeletonDataPreprocessor',
+        views=dict(query=dict(ops=normal_aug), key=dict(ops=normal_aug)),
+        stream='joint',
+    ),
+    backbone=dict(type='UnifiedSTGCN', formats=['kinect25']),
+    neck=dict(type='ProjectionNeck', in_channels=256, hid_channels=256, out_channels=128),
+    head=dict(type='ContrastiveHead', temperature=0.07),
+    queue_len=32768,
+    feat_dim=128,
+    momentum=0.999,
+)
