@@ -2,9 +2,9 @@
 # MS-AimCLR demo encoder (`configs/demo/msaimclr_demo.py`) frozen in eval mode, one linear
 # classifier per format (kinect25, smpl24, coco17), the multi-skeleton ensemble at test
 # over 2 clips. The papers' probe (lr 3.0 at batch 128, wd 0, x0.1 at 80 %) shrunk to
-# 10 epochs at batch 16 (lr scaled linearly: 0.375) so that it runs in about a minute on
+# 5 epochs at batch 16 (lr scaled linearly: 0.375) so that it runs in about a minute on
 # a laptop CPU.
-#   python tools/train.py configs/eval/linear_1xb16-joint-50f-kinect25+smpl24+coco17-10e_demo.py \
+#   python tools/train.py configs/eval/linear_1xb16-joint-50f-kinect25+smpl24+coco17-5e_demo.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/pretrain/epoch_10.pth
 _base_ = [
     '../_base_/datasets/demo_eval.py',
@@ -29,8 +29,8 @@ model = dict(
     cls_head=dict(num_classes=10, dropout=0.0),
 )
 
-train_cfg = dict(max_epochs=10, val_interval=5)
-param_scheduler = [dict(type='MultiStepLR', milestones=[8], gamma=0.1, by_epoch=True)]
+train_cfg = dict(max_epochs=5, val_interval=5)
+param_scheduler = [dict(type='MultiStepLR', milestones=[4], gamma=0.1, by_epoch=True)]
 optim_wrapper = dict(optimizer=dict(lr=0.375))
 default_hooks = dict(
     logger=dict(interval=4),
