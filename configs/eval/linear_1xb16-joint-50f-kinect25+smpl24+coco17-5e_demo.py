@@ -2,8 +2,8 @@
 # MS-AimCLR demo encoder (`configs/demo/msaimclr_demo.py`) frozen in eval mode, one linear
 # classifier per format (kinect25, smpl24, coco17), the multi-skeleton ensemble at test
 # over 2 clips. The papers' probe (lr 3.0 at batch 128, wd 0, x0.1 at 80 %) shrunk to
-# 5 epochs at batch 16 (lr scaled linearly: 0.375) so that it runs in about a minute on
-# a laptop CPU.
+# 5 epochs at batch 16 (lr scaled linearly: 0.375) to keep `bash tools/demo.sh` short on
+# a CPU.
 #   python tools/train.py configs/eval/linear_1xb16-joint-50f-kinect25+smpl24+coco17-5e_demo.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/pretrain/epoch_10.pth
 _base_ = [
