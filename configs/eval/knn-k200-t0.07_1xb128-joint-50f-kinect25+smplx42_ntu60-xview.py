@@ -1,0 +1,4 @@
+# As the x-sub kNN config, on the NTU-60 cross-view split.
+_base_ = ['./knn-k200-t0.07_1xb128-joint-50f-kinect25+smplx42_ntu60-xsub.py']
+
+test_dataloader = dict(dataset=dict(bank=dict(split='xview_train'), query=dict(split='xview_val')))

@@ -1,0 +1,15 @@
+# Linear evaluation on NTU-120 cross-subject (data/ntu120/<format>.pkl, splits xsub_train /
+# xsub_val); other streams: --cfg-options model.data_preprocessor.stream=bone (or motion).
+_base_ = ['./linear_1xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py']
+
+ann_files = dict(kinect25='data/ntu120/kinect25.pkl', smplx42='data/ntu120/smplx42.pkl')
+pretrained = 'work_dirs/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu120-xsub/epoch_300.pth'
+model = dict(
+    backbone=dict(init_cfg=dict(checkpoint=pretrained)),
+    cls_head=dict(num_classes=120),
+)
+train_dataloader = dict(
+    dataset=dict(ann_files=dict(_delete_=True, **ann_files), split='xsub_train')
+)
+val_dataloader = dict(dataset=dict(ann_files=dict(_delete_=True, **ann_files), split='xsub_val'))
+test_dataloader = dict(dataset=dict(ann_files=dict(_delete_=True, **ann_files), split='xsub_val'))

@@ -1,0 +1,5 @@
+# Linear evaluation on the motion stream (the format's own bones / frame differences, computed
+# by the data preprocessor); probe the motion-pretrained encoder, or the joint one.
+_base_ = ['./linear_1xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py']
+
+model = dict(data_preprocessor=dict(stream='motion'))

@@ -1,0 +1,39 @@
+# Linear evaluation on the demo data (the main job `bash tools/demo.sh` runs it): the
+# MS-AimCLR demo encoder (`configs/demo/msaimclr_demo.py`) frozen in eval mode, one linear
+# classifier per format (kinect25, smpl24, coco17), the multi-skeleton ensemble at test
+# over 2 clips. The papers' probe (lr 3.0 at batch 128, wd 0, x0.1 at 80 %) shrunk to
+# 5 epochs at batch 16 (lr scaled linearly: 0.375) to keep `bash tools/demo.sh` short on
+# a CPU.
+#   python tools/train.py configs/eval/linear_1xb16-joint-50f-kinect25+smpl24+coco17-5e_demo.py \
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/pretrain/epoch_10.pth
+_base_ = [
+    '../_base_/datasets/demo_eval.py',
+    '../_base_/schedules/sgd_100e_linear.py',
+    '../_base_/default_runtime.py',
+]
+
+formats = ['kinect25', 'smpl24', 'coco17']
+# Pretraining checkpoint; only its `backbone.` weights are read (weights-only loader).
+pretrained = 'work_dirs/demo/pretrain/epoch_10.pth'
+
+model = dict(
+    type='MultiSkeletonRecognizer',
+    data_preprocessor=dict(type='SkeletonDataPreprocessor', stream='joint'),
+    backbone=dict(
+        type='UnifiedSTGCN',
+        formats=formats,
+        frozen_stages=10,  # all 10 blocks (and the per-format stems)
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),
+    ),
+    cls_head=dict(num_classes=10, dropout=0.0),
+)
+
+train_cfg = dict(max_epochs=5, val_interval=5)
+param_scheduler = [dict(type='MultiStepLR', milestones=[4], gamma=0.1, by_epoch=True)]
+optim_wrapper = dict(optimizer=dict(lr=0.375))
+default_hooks = dict(
+    logger=dict(interval=4),
+    checkpoint=dict(interval=5, save_best='acc/top1', rule='greater', max_keep_ckpts=1),
+)
+randomness = dict(seed=0)

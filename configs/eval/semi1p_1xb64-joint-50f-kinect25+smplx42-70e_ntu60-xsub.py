@@ -1,0 +1,28 @@
+# Semi-supervised evaluation with 1 % of the labels: the fine-tune protocol (whole
+# network, same schedule) on a class-balanced, seeded 1 % of each class of the training
+# split (`LabelSubsetDataset`, at least one clip per class; the same subset in every
+# process). Another draw: --cfg-options train_dataloader.dataset.seed=1.
+_base_ = ['./finetune_1xb64-joint-50f-kinect25+smplx42-70e_ntu60-xsub.py']
+
+labelled = dict(
+    type='MultiSkeletonDataset',
+    ann_files=dict(kinect25='data/ntu60/kinect25.pkl', smplx42='data/ntu60/smplx42.pkl'),
+    split='xsub_train',
+    repeat_per_format=False,
+    pipeline=[
+        dict(type='AllFormatViews'),
+        dict(type='SampleSkeletonFrames', clip_len=50, test_mode=True),
+        dict(type='GatherSkeletonViews'),
+        dict(type='PackMultiSkeletonInputs'),
+    ],
+)
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='LabelSubsetDataset',
+        fraction=0.01,
+        seed=0,
+        min_per_class=1,
+        dataset=labelled,
+    )
+)
