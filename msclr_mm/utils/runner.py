@@ -18,7 +18,8 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the flags train and test share: launcher, ``--cfg-options``, work dir.
 
     On a machine without CUDA a distributed launch uses gloo and the CPU-capable DDP
-    wrapper (see :mod:`msclr_mm.compat`), unless the config chose otherwise.
+    wrapper (see :mod:`msclr_mm.compat`), unless the config chose otherwise; a config
+    with ``sync_bn`` is refused there, since torch's ``SyncBatchNorm`` needs CUDA.
 
     Args:
         cfg (Config): The config read from the file.
@@ -38,6 +39,13 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.launcher != 'none' and not torch.cuda.is_available():
+        if cfg.get('sync_bn', None) is not None:
+            raise SystemExit(
+                f'{args.config}: sync_bn={cfg.sync_bn!r} needs CUDA: torch.nn.SyncBatchNorm '
+                'refuses CPU tensors, so a CPU (gloo) distributed run would fail at its first '
+                'step. Leave sync_bn unset on CPU (each process then keeps its own BatchNorm '
+                'statistics).'
+            )
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         if cfg.get('model_wrapper_cfg', None) is None:
