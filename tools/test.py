@@ -11,7 +11,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import msclr_mm  # noqa: E402,F401  (applies the stack fixes, registers the plugin)
-from msclr_mm.utils.runner import build_runner, merge_common_args  # noqa: E402
+from msclr_mm.utils.runner import (  # noqa: E402
+    build_runner,
+    check_checkpoint_matches,
+    merge_common_args,
+)
 
 
 def parse_args(argv=None):
@@ -63,6 +67,7 @@ def main(argv=None):
     """Entry point: read the config, merge flags, build the runner, test."""
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
+    check_checkpoint_matches(runner.model, args.checkpoint)
     return runner.test()
 
 

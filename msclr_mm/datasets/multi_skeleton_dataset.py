@@ -177,6 +177,19 @@ class MultiSkeletonDataset(BaseDataset):
                     rows=rows,
                 )
             )
+        if not data_list:
+            files = ', '.join(f'{self.ann_files[n]} ({n})' for n in self.format_names)
+            why = (
+                f'all {len(order)} clips are missing in some format (missing={self.missing!r})'
+                if order
+                else 'it lists no clips'
+            )
+            raise AnnotationError(
+                files,
+                f'split {self.split!r} gives an empty dataset: {why}; expected at least one '
+                'clip held by every format',
+                field='split',
+            )
         if dropped:
             print_log(
                 f'MultiSkeletonDataset(split={self.split!r}): dropped {len(dropped)} of '

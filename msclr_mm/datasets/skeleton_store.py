@@ -32,7 +32,12 @@ from typing import Any, Dict
 import numpy as np
 
 from ..skeletons import SkeletonFormat
-from .annotations import file_fingerprint, load_annotation_file, validate_annotations
+from .annotations import (
+    AnnotationError,
+    file_fingerprint,
+    load_annotation_file,
+    validate_annotations,
+)
 from .normalize import NORMALIZATION_VERSION, normalize_clip
 
 
@@ -157,6 +162,10 @@ def build_store(
     """
     cache_dir = cache_dir or default_cache_dir()
     settings = dict(num_person=num_person, normalize=normalize, align=align)
+    if not osp.isfile(path):
+        raise AnnotationError(
+            path, 'file not found; expected an annotation pickle (.pkl)', fmt=fmt.name
+        )
     folder = osp.join(cache_dir, f'{fmt.name}-{cache_key(path, fmt, settings)}')
     if osp.isfile(osp.join(folder, 'meta.npz')):
         return SkeletonStore(folder, fmt)

@@ -18,7 +18,8 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the flags train and test share: launcher, ``--cfg-options``, work dir.
 
     On a machine without CUDA a distributed launch uses gloo and the CPU-capable DDP
-    wrapper (see :mod:`msclr_mm.compat`), unless the config chose otherwise.
+    wrapper (see :mod:`msclr_mm.compat`), unless the config chose otherwise; a config
+    with ``sync_bn`` is refused there, since torch's ``SyncBatchNorm`` needs CUDA.
 
     Args:
         cfg (Config): The config read from the file.
@@ -38,6 +39,13 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.launcher != 'none' and not torch.cuda.is_available():
+        if cfg.get('sync_bn', None) is not None:
+            raise SystemExit(
+                f'{args.config}: sync_bn={cfg.sync_bn!r} needs CUDA: torch.nn.SyncBatchNorm '
+                'refuses CPU tensors, so a CPU (gloo) distributed run would fail at its first '
+                'step. Leave sync_bn unset on CPU (each process then keeps its own BatchNorm '
+                'statistics).'
+            )
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         if cfg.get('model_wrapper_cfg', None) is None:
@@ -74,3 +82,54 @@ def build_runner(
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def check_checkpoint_matches(model, checkpoint: str, max_keys: int = 8) -> None:
+    """Refuse to test a model that the checkpoint does not fully initialise.
+
+    mmengine's ``load_checkpoint`` (used for ``load_from``) only logs a warning when keys are
+    missing or shapes differ, so a checkpoint of another backbone would be "tested" with
+    random weights. ``tools/test.py`` calls this first.
+
+    Args:
+        model (torch.nn.Module): The runner's model (a DDP wrapper is unwrapped).
+        checkpoint (str): The checkpoint file; read with the safe loader.
+        max_keys (int): How many key names to list per problem. Defaults to 8.
+
+    Raises:
+        SystemExit: Model weights missing from the checkpoint or with another shape; the
+            message names the file, the keys (up to ``max_keys``) and their counts.
+    """
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    if is_model_wrapper(model):
+        model = model.module
+    loaded = _load_checkpoint(checkpoint, map_location='cpu')
+    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict):
+        raise SystemExit(f'{checkpoint}: holds no state_dict; expected an mmengine checkpoint')
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    want = {k: v for k, v in model.state_dict().items() if not k.startswith('data_preprocessor.')}
+    missing = sorted(k for k in want if k not in state)
+    mismatched = sorted(
+        f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(want[k].shape)})'
+        for k in want
+        if k in state and hasattr(state[k], 'shape') and state[k].shape != want[k].shape
+    )
+    if not missing and not mismatched:
+        return
+
+    def listed(keys):
+        more = f', ... ({len(keys) - max_keys} more)' if len(keys) > max_keys else ''
+        return ', '.join(keys[:max_keys]) + more
+
+    lines = [f'{checkpoint}: does not match the model of the config; expected every weight of it']
+    if missing:
+        lines.append(f'{len(missing)} of {len(want)} model keys missing: {listed(missing)}')
+    if mismatched:
+        lines.append(f'{len(mismatched)} keys with another shape: {listed(mismatched)}')
+    extra = sorted(k for k in state if k not in want and not k.startswith('data_preprocessor.'))
+    if extra:
+        lines.append(f'the checkpoint has {len(extra)} keys the model lacks: {listed(extra)}')
+    raise SystemExit('\n  '.join(lines))

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 
 @HOOKS.register_module()
@@ -27,10 +28,13 @@ class RNGStateHook(Hook):
     and a run resumed from that checkpoint would diverge from the uninterrupted one.
 
     Saved under ``checkpoint['rng_state']``: Python's ``random`` state, numpy's global
-    state, torch's CPU state and, where CUDA is initialised, every CUDA device's state.
-    All are tensors, ints, strings and numpy arrays, so the safe (weights-only) loader reads
-    them. DataLoader workers are reseeded by mmengine per epoch from the run's seed and are
-    not affected.
+    state, torch's CPU state, where CUDA is initialised every CUDA device's state, and
+    under ``modules`` the private generators of the model's submodules that have
+    ``get_rng_state()`` / ``set_rng_state(state)`` methods (e.g.
+    ``SkeletonDataPreprocessor``'s augmentation generator), keyed by module name. All are
+    tensors, ints, strings and numpy arrays, so the safe (weights-only) loader reads them.
+    DataLoader workers are reseeded by mmengine from the run's seed each time they start
+    (every epoch unless ``persistent_workers=True``); their states are not saved.
 
     Args:
         strict (bool): Raise when resuming from a checkpoint without RNG states instead of
@@ -45,7 +49,11 @@ class RNGStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record the generators' states in ``checkpoint['rng_state']``."""
-        checkpoint['rng_state'] = get_rng_state()
+        state = get_rng_state()
+        modules = {name: m.get_rng_state() for name, m in _rng_modules(runner)}
+        if modules:
+            state['modules'] = modules
+        checkpoint['rng_state'] = state
 
     def before_val_epoch(self, runner) -> None:
         """Set the training stream aside while validation runs."""
@@ -72,6 +80,30 @@ class RNGStateHook(Hook):
             runner.logger.warning(message)
             return
         set_rng_state(state)
+        saved = state.get('modules', {})
+        for name, module in _rng_modules(runner):
+            if name in saved:
+                module.set_rng_state(saved[name])
+            else:
+                runner.logger.warning(
+                    f'checkpoint has no rng_state for module {name!r}: its random stream '
+                    'restarts from its seed'
+                )
+
+
+def _rng_modules(runner):
+    """``(name, module)`` of the model's submodules that own a generator (duck-typed)."""
+    model = getattr(runner, 'model', None)
+    if model is None:
+        return []
+    if is_model_wrapper(model):
+        model = model.module
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if callable(getattr(m, 'get_rng_state', None))
+        and callable(getattr(m, 'set_rng_state', None))
+    ]
 
 
 def get_rng_state() -> dict:

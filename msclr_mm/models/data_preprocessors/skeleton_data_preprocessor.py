@@ -196,6 +196,30 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
             self._generators[device] = gen
         return self._generators[device]
 
+    def get_rng_state(self) -> Dict[str, torch.Tensor]:
+        """The states of the augmentation generators, for :class:`RNGStateHook`.
+
+        They are not in ``state_dict()`` on purpose: a checkpoint's weights stay weights
+        (``load_from``, ``init_cfg=Pretrained`` and ``tools/test.py`` never touch the
+        augmentation stream); only ``--resume`` restores it, through the hook.
+
+        Returns:
+            dict[str, torch.Tensor]: ``{device: generator state}`` (uint8 CPU tensors), one
+            entry per device that has drawn augmentations.
+
+        """
+        return {str(device): gen.get_state() for device, gen in self._generators.items()}
+
+    def set_rng_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore the augmentation generators from :meth:`get_rng_state`.
+
+        Args:
+            state (dict[str, torch.Tensor]): ``{device: generator state}``.
+
+        """
+        for device, gen_state in state.items():
+            self.generator(torch.device(device)).set_state(gen_state.cpu())
+
     def ops_for(self, view: str) -> List[SkeletonAugment]:
         """The training ops of an input view.
 
