@@ -43,7 +43,7 @@ def test_two_gloo_processes_keep_queue_and_key_encoder_identical(tmp_path):
     config = tmp_path / 'dist_aimclr.py'
     config.write_text(DIST_OVERRIDES)
     work = tmp_path / 'work'
-    env = dict(os.environ, PORT=str(free_port()), PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PORT=str(free_port()), PYTHONUNBUFFERED='1', PYTHON=sys.executable)
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
     proc = subprocess.run(

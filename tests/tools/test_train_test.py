@@ -9,6 +9,7 @@ import os
 import os.path as osp
 import pickle
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -170,7 +171,7 @@ def test_test_tool_rejects_bad_arguments(tmp_path):
 
 def test_dist_train_two_cpu_processes(trained, tmp_path):
     root, _, _ = trained
-    env = dict(os.environ, PORT='29611', PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PORT='29611', PYTHONUNBUFFERED='1', PYTHON=sys.executable)
     proc = subprocess.run(
         [
             'bash',
