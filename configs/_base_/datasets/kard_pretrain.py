@@ -1,7 +1,7 @@
 # Contrastive pretraining on KARD (`python tools/data/kard_to_pkl.py
 # ../shared/data/kard/kard_15j.npz --out-dir data/kard`): the same 540 clips as 3D world
 # joints (openni15, mm) and 2D depth-image joints (openni15_2d, px). Train split: odd
-# subjects; kNN validation queries the test split (even subjects) against the train split.
+# subjects; one person per clip (M = 1). kNN validation queries the test split (even subjects) against the train split.
 data_root = 'data/kard'
 ann_files = dict(
     openni15=f'{data_root}/openni15.pkl',
@@ -30,7 +30,11 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='multi_skeleton_collate'),
     dataset=dict(
-        type='MultiSkeletonDataset', ann_files=ann_files, split='train', pipeline=train_pipeline
+        type='MultiSkeletonDataset',
+        ann_files=ann_files,
+        split='train',
+        pipeline=train_pipeline,
+        num_person=1,
     ),
 )
 val_dataloader = dict(
@@ -47,6 +51,7 @@ val_dataloader = dict(
             split='train',
             pipeline=eval_pipeline,
             test_mode=True,
+            num_person=1,
         ),
         query=dict(
             type='MultiSkeletonDataset',
@@ -54,6 +59,7 @@ val_dataloader = dict(
             split='test',
             pipeline=eval_pipeline,
             test_mode=True,
+            num_person=1,
         ),
     ),
 )
