@@ -34,6 +34,7 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=20, val_interval=5)
 param_scheduler = [dict(type='MultiStepLR', milestones=[16], gamma=0.1, by_epoch=True)]
 default_hooks = dict(
-    logger=dict(interval=4), checkpoint=dict(interval=5, save_best='knn/top1', rule='greater')
+    logger=dict(interval=4),
+    checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='knn/top1', rule='greater'),
 )
 randomness = dict(seed=0)
