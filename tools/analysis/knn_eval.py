@@ -79,6 +79,8 @@ def merge_args(cfg, args):
     cfg.randomness = dict(seed=args.seed)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    # no training here: nothing to checkpoint (save_best would need a training run's state)
+    cfg.default_hooks.checkpoint = None
     if args.work_dir is None:
         args.work_dir = tempfile.mkdtemp(prefix='knn_eval_')
     return merge_common_args(cfg, args)
