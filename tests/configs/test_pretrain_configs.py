@@ -176,9 +176,11 @@ DRIVER = textwrap.dedent(
         sys.argv = [train, cfg, '--work-dir', f'{work}/{name}', '--cfg-options',
                     'model.backbone.channels=(8,16)', 'model.neck.in_channels=16',
                     'model.neck.hid_channels=16', 'model.queue_len=64',
+                    'default_hooks.logger.interval=1',
                     'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
                     'train_dataloader.persistent_workers=False',
-                    'train_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
+                    'train_dataloader.dataset.indices=8',
+                    'train_dataloader.dataset.repeat_per_format=False', 'train_cfg.max_epochs=1',
                     'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
                     'val_dataloader.dataset.bank.indices=12',
                     'val_dataloader.dataset.query.indices=6']
@@ -188,8 +190,9 @@ DRIVER = textwrap.dedent(
 
 
 def test_demo_configs_train_end_to_end(tmp_path):
-    """Each demo config: 2 iterations of batch 4 through tools/train.py, then kNN, in one
-    interpreter (saves the start-up time of one process per config)."""
+    """Each demo config: 2 iterations of batch 4 (8 clips) through tools/train.py with a
+    tiny backbone, then kNN on a few clips, all in one interpreter (saves the start-up time
+    of one process per config)."""
     run_python(
         [osp.join(REPO_ROOT, 'tools', 'data', 'make_demo_data.py'), '--out-dir', 'data/demo'],
         cwd=tmp_path,
@@ -207,4 +210,5 @@ def test_demo_configs_train_end_to_end(tmp_path):
         logs = glob.glob(str(work / '*' / 'vis_data' / 'scalars.json'))
         text = open(logs[0]).read()
         assert '"knn/top1"' in text and '"loss_nce"' in text, path
+        assert text.count('"loss_nce"') == 2, path  # logged every iteration: 2 iterations
         assert glob.glob(str(work / 'best_knn_top1_epoch_1.pth')), path
