@@ -54,7 +54,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='override config settings'
     )
-    args = parser.parse_args(argv)
+    # intermixed: `CONFIG --random-init CKPT` still sees CKPT as the checkpoint
+    args = parser.parse_intermixed_args(argv)
     if (args.checkpoint is None) == (not args.random_init):
         parser.error('give either a CHECKPOINT or --random-init (exactly one)')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
