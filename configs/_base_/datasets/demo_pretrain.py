@@ -1,12 +1,13 @@
 # Contrastive pretraining on the embedded demo data (`python tools/data/make_demo_data.py
-# --out-dir data/demo`), with kNN validation (train split as memory bank, val split queried).
+# --out-dir data/demo`), 32-frame clips, with kNN validation (train split as memory bank, val split queried).
 data_root = 'data/demo'
 ann_files = dict(
     kinect25=f'{data_root}/kinect25.pkl',
     smpl24=f'{data_root}/smpl24.pkl',
     coco17=f'{data_root}/coco17.pkl',
 )
-clip_len = 50
+clip_len = 32
+num_person = 1  # the demo clips hold one person
 
 train_pipeline = [
     dict(type='SampleFormatViews', rule='random'),
@@ -33,6 +34,7 @@ train_dataloader = dict(
         ann_files=ann_files,
         split='xsub_train',
         pipeline=train_pipeline,
+        num_person=num_person,
     ),
 )
 val_dataloader = dict(
@@ -49,6 +51,7 @@ val_dataloader = dict(
             split='xsub_train',
             pipeline=eval_pipeline,
             test_mode=True,
+            num_person=num_person,
         ),
         query=dict(
             type='MultiSkeletonDataset',
@@ -56,6 +59,7 @@ val_dataloader = dict(
             split='xsub_val',
             pipeline=eval_pipeline,
             test_mode=True,
+            num_person=num_person,
         ),
     ),
 )

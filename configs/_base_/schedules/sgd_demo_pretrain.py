@@ -1,0 +1,11 @@
+# Short contrastive pretraining for the demo / KARD runs on a CPU: SGD momentum 0.9,
+# wd 1e-4, lr 0.05 (batch 32), x0.1 near the end; kNN validation at the end of training.
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10, val_begin=1, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [dict(type='MultiStepLR', milestones=[8], gamma=0.1, by_epoch=True)]
+
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4))
+
+auto_scale_lr = dict(enable=False, base_batch_size=32)
