@@ -160,15 +160,27 @@ class MultiSkeletonRecognizer(BaseModel):
         return self.cls_heads[fmt](feats.flatten(0, 1)).reshape(n, s, -1)
 
     @staticmethod
-    def _labels(data_samples: Sequence[ActionDataSample], device: torch.device) -> torch.Tensor:
+    def _labels(
+        data_samples: Sequence[ActionDataSample],
+        device: torch.device,
+        num_classes: int | None = None,
+    ) -> torch.Tensor:
         labels = []
         for i, ds in enumerate(data_samples):
             gt = ds.gt_label
+            frame_dir = ds.metainfo.get('frame_dir', f'#{i}')
             if gt.numel() != 1:
-                frame_dir = ds.metainfo.get('frame_dir', f'#{i}')
                 raise ValueError(
                     f'MultiSkeletonRecognizer: sample {frame_dir} has gt_label of shape '
                     f'{tuple(gt.shape)}; expected one class index (single-label recognition)'
+                )
+            # Checked on the host copy, before the move to the device: no GPU sync.
+            value = int(gt.reshape(-1)[0]) if gt.device.type == 'cpu' else None
+            if num_classes is not None and value is not None and not 0 <= value < num_classes:
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: sample {frame_dir} has label {value}; expected '
+                    f'0 <= label < num_classes = {num_classes} (check the annotation file and '
+                    'the cls_head num_classes of the config)'
                 )
             labels.append(gt.reshape(1))
         return torch.cat(labels).to(device=device, dtype=torch.long)
@@ -248,7 +260,7 @@ class MultiSkeletonRecognizer(BaseModel):
         for _, fmt, kp, index in self._groups(inputs):
             logits = self._scores(kp, fmt)  # (n, S, K)
             if labels is None:
-                labels = self._labels(data_samples, logits.device)
+                labels = self._labels(data_samples, logits.device, logits.shape[-1])
             n, s = logits.shape[:2]
             scores.setdefault(fmt, []).append(logits.reshape(n * s, -1))
             targets.setdefault(fmt, []).append(labels[index.to(labels.device)].repeat_interleave(s))

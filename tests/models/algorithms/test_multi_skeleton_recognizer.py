@@ -289,3 +289,12 @@ def test_pretrained_backbone_loads_through_init_cfg_prefix(tmp_path):
     loaded = model.backbone.state_dict()
     for k, v in source.state_dict().items():
         torch.testing.assert_close(loaded[k], v, rtol=0, atol=0, msg=k)
+
+
+def test_label_out_of_range_names_the_sample():
+    model = build()
+    data = batch({'kinect25': (clip('kinect25', 3), [0, 1, 2])}, [0, NUM_CLASSES, 1])
+    with pytest.raises(
+        ValueError, match=r'A001 has label 4; expected 0 <= label < num_classes = 4'
+    ):
+        model(**data, mode='loss')
