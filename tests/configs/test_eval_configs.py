@@ -139,7 +139,11 @@ def test_linear_probe_schedule_is_the_papers():
     big = _cfg('linear_8xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py')
     assert _sgd(big)[1] == 24.0 and big.auto_scale_lr.base_batch_size == 128
     demo = _cfg(DEMO_PROBE.format('joint'))
-    assert _sgd(demo) == ('SGD', 3.0 * 16 / 128, 0.9, 0.0, False)  # linear scaling
+    # 40 steps: BN-normalised features (feature_norm) at lr 0.1 instead of the scaled 0.375
+    assert _sgd(demo) == ('SGD', 0.1, 0.9, 0.0, False)
+    assert demo.model.feature_norm is True
+    nl = _cfg('linear_1xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py')
+    assert not nl.model.get('feature_norm', False)  # the papers' probe on NTU
     assert _steps(demo) == [('MultiStepLR', (4,), None)]  # x0.1 at 80 %
 
 

@@ -50,6 +50,11 @@ class MultiSkeletonRecognizer(BaseModel):
             defaults to ``'GCNHead'``. Its ``loss_cls`` computes each format's loss.
         formats (Sequence[str | dict], optional): Formats that get a classifier. Defaults to
             None: every format of the backbone (``backbone.formats``).
+        feature_norm (bool): Normalise each format's pooled ``(n, C')`` features with a
+            parameter-free BatchNorm before its linear layer, as MAE's linear probe does.
+            Plain SGD on raw post-ReLU features converges slowly (a short probe can stay at
+            chance although the features separate the classes). Defaults to False (the
+            SkeletonCLR/AimCLR probe).
         data_preprocessor (dict | nn.Module, optional): Builds the batch on the model's
             device (``SkeletonDataPreprocessor``). Defaults to None (mmengine's
             ``BaseDataPreprocessor``: moves data, changes nothing).
@@ -62,6 +67,7 @@ class MultiSkeletonRecognizer(BaseModel):
         backbone: Dict[str, Any],
         cls_head: Dict[str, Any],
         formats: Sequence[Union[str, Dict[str, Any]]] | None = None,
+        feature_norm: bool = False,
         data_preprocessor: Union[Dict[str, Any], nn.Module] | None = None,
         init_cfg: Union[Dict[str, Any], List[Dict[str, Any]]] | None = None,
     ) -> None:
@@ -101,6 +107,15 @@ class MultiSkeletonRecognizer(BaseModel):
             head_cfg['in_channels'] = self.backbone.out_channels
         self.num_classes = int(head_cfg['num_classes'])
         self.cls_heads = ModuleDict({n: MODELS.build(copy.deepcopy(head_cfg)) for n in names})
+        # MAE-style linear probing: a parameter-free BatchNorm on the pooled features, part of
+        # the classifier (the frozen encoder and its statistics are untouched).
+        self.feature_norm = (
+            nn.ModuleDict(
+                {n: nn.BatchNorm1d(head_cfg['in_channels'], affine=False, eps=1e-6) for n in names}
+            )
+            if feature_norm
+            else None
+        )
 
     @property
     def formats(self) -> List[str]:
@@ -157,7 +172,14 @@ class MultiSkeletonRecognizer(BaseModel):
         """Class scores (logits) of one group, ``(n, S, num_classes)``."""
         feats = self._encode(keypoint, fmt)
         n, s = feats.shape[:2]
-        return self.cls_heads[fmt](feats.flatten(0, 1)).reshape(n, s, -1)
+        feats = feats.flatten(0, 1)  # (n * S, M, C, T', V)
+        head = self.cls_heads[fmt]
+        if self.feature_norm is None:
+            return head(feats).reshape(n, s, -1)
+        pooled = self.feature_norm[fmt](feats.mean(dim=(1, 3, 4)))  # GAP over M, T', V
+        if head.dropout is not None:
+            pooled = head.dropout(pooled)
+        return head.fc(pooled).reshape(n, s, -1)
 
     @staticmethod
     def _labels(

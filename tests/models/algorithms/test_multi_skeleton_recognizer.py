@@ -298,3 +298,20 @@ def test_label_out_of_range_names_the_sample():
         ValueError, match=r'A001 has label 4; expected 0 <= label < num_classes = 4'
     ):
         model(**data, mode='loss')
+
+
+def test_feature_norm_normalises_pooled_features_before_the_linear_layer():
+    model = build(frozen=True, feature_norm=True)
+    assert model.feature_norm is not None
+    model.eval()
+    data = full_batch()
+    losses = model(**data, mode='loss')
+    labels = torch.tensor([i % NUM_CLASSES for i in range(6)])
+    for f in FORMATS:
+        kp = data['inputs'][f][f]['keypoint']
+        pooled = model.backbone(kp, f).mean(dim=(1, 3, 4))
+        bn = model.feature_norm[f]  # eval: running statistics, no affine parameters
+        normed = (pooled - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps)
+        expected = F.cross_entropy(model.cls_heads[f].fc(normed), labels)
+        torch.testing.assert_close(losses[f'loss_{f}'], expected)
+    assert not any(p.requires_grad for p in model.feature_norm.parameters())
