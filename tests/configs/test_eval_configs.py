@@ -235,3 +235,23 @@ def test_pretrained_checkpoint_initialises_the_probe_backbone(tmp_path):
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'missing.pth')
     with pytest.raises((FileNotFoundError, OSError)):
         _build_model(cfg).init_weights()
+
+
+def test_kard_linear_probe_config():
+    cfg = Config.fromfile(
+        osp.join(
+            REPO_ROOT, 'configs', 'kard', 'linear_1xb16-joint-32f-openni15+openni15_2d-5e_kard.py'
+        )
+    )
+    assert cfg.model.type == 'MultiSkeletonRecognizer' and cfg.model.feature_norm is True
+    assert cfg.model.backbone.formats == ['openni15', 'openni15_2d']
+    assert cfg.model.backbone.frozen_stages == 10 and cfg.model.backbone.norm_eval
+    assert cfg.model.cls_head.num_classes == 18
+    for loader, split, clips in (('train_dataloader', 'train', 1), ('test_dataloader', 'test', 2)):
+        dataset = cfg[loader].dataset
+        assert dataset.split == split and dataset.num_person == 1
+        assert dict(dataset.ann_files) == {
+            'openni15': 'data/kard/openni15.pkl',
+            'openni15_2d': 'data/kard/openni15_2d.pkl',
+        }
+        assert dataset.pipeline[1].num_clips == clips and dataset.pipeline[1].clip_len == 32
