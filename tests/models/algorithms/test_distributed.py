@@ -97,7 +97,13 @@ def _worker(rank, world, port, out_dir):
         same.append(all(torch.equal(gathered[0], g) for g in gathered[1:]))
     record['identical_on_ranks'] = all(same)
     torch.save(record, os.path.join(out_dir, f'rank{rank}.pt'))
-    dist.destroy_process_group()
+    dist.barrier()
+    # Leave without interpreter teardown: on torch 2.13 the DDP Reducer's destructor destroys
+    # ProcessGroupGloo, which joins its worker thread while this thread holds the GIL, and the
+    # worker needs the GIL to free a finished all_gather's Python-owned tensors: a deadlock
+    # seen in CI (py-spy: ~ProcessGroupGloo -> thread::join / AsyncAllgatherWork dtor ->
+    # gil_scoped_acquire). The results are on disk; exit code 0 tells spawn it succeeded.
+    os._exit(0)
 
 
 def free_port():
