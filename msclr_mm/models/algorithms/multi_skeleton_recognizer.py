@@ -16,6 +16,8 @@ from mmengine.model import BaseModel, ModuleDict
 
 from msclr_mm.skeletons import get_format
 
+from .multi_format import iter_groups
+
 #: Batch contract: ``{view: {fmt: {'keypoint': Tensor, 'index': LongTensor}}}``.
 Inputs = Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]]
 
@@ -131,28 +133,13 @@ class MultiSkeletonRecognizer(BaseModel):
                 f'(multi_skeleton_collate), got {type(inputs).__name__}'
             )
         for view, groups in inputs.items():
-            if not isinstance(groups, Mapping):
-                raise TypeError(
-                    f"MultiSkeletonRecognizer: inputs['{view}'] must map format names to "
-                    f'groups, got {type(groups).__name__}'
-                )
-            for fmt, group in groups.items():
-                if (
-                    not isinstance(group, Mapping)
-                    or 'keypoint' not in group
-                    or ('index' not in group)
-                ):
-                    raise TypeError(
-                        f"MultiSkeletonRecognizer: inputs['{view}']['{fmt}'] must be a dict "
-                        "with 'keypoint' and 'index'"
-                    )
+            for fmt, kp, index in iter_groups(groups, view):
                 if fmt not in self.cls_heads:
                     raise KeyError(
                         f"MultiSkeletonRecognizer: view '{view}' holds format '{fmt}', which "
                         f'has no classifier; the recognizer has {self.formats}'
                     )
-                kp, index = group['keypoint'], group['index']
-                if kp.dim() not in (5, 6) or kp.shape[0] != index.shape[0]:
+                if kp.dim() not in (5, 6):
                     raise ValueError(
                         f"MultiSkeletonRecognizer: inputs['{view}']['{fmt}']['keypoint'] has "
                         f'shape {tuple(kp.shape)} with {index.shape[0]} indices; expected '
