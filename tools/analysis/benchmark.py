@@ -1,28 +1,42 @@
 """Measure the training throughput of a config: model step, full loop, CPU pipeline.
 
-Builds the config's model, optimiser and training dataloader exactly as ``tools/train.py``
-would, then reports sequences (clips) per second for
+Builds the config's model, optimiser wrapper and training dataloader exactly as
+``tools/train.py`` would, then reports sequences (clips in one format) per second for
 
-(a) ``model_step``: ``model.train_step`` (data preprocessor, forward, backward, optimiser
-    step, queue and EMA updates) on one real batch kept on the device, repeated;
-(b) ``full_loop``: the same step fed by the config's real DataLoader (workers, collate,
-    host-to-device copies);
+(a) ``model_step``: ``model.train_step`` (data preprocessor with the GPU augmentations,
+    forward, backward, optimiser step, queue and EMA updates) on one real batch kept on
+    the device, repeated;
+(b) ``full_loop``: the same step fed by the config's real DataLoader (workers, pinned
+    memory, collate, host-to-device copies);
 (c) ``cpu_pipeline``: the dataset's ``__getitem__`` plus collate alone, on one core, in ms
-    per sample;
+    per sample (and samples/s per core);
 
-plus peak GPU memory. ``--baseline`` runs the same model eager in fp32 with every
-optimisation off, so a ratio comes from two invocations on one machine (or from
-``--compare``, which runs both in one process, interleaved). The last output line is JSON
-with a ``seq_per_s`` key (the full loop of the run asked for).
+plus peak GPU memory. Settings are *variants* of the config, several per run so that
+ratios come from one process on one machine:
+
+- ``baseline``: eager float32, contiguous (NCHW) layout, no compile: the optimisations off;
+- ``config``: the config as written (its optimiser wrapper, layout and compile settings);
+- any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last
+  trunk), ``compile`` (``torch.compile`` of the trunk), ``fp32``, ``nchw``, e.g.
+  ``bf16+cl+compile``; unnamed switches are off.
+
+``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
+``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
+set (``tools/analysis/synthetic_skeletons.py``), e.g. 40000 for an NTU-60-x-sub-sized
+epoch. ``--profile`` prints the torch profiler's top operators for each variant's step.
+The last output line is JSON with a ``seq_per_s`` key (the full loop, else the model step,
+of the last variant).
 
 Examples:
     python tools/analysis/benchmark.py configs/demo/msaimclr_demo.py --device cpu --iters 5
-    python tools/analysis/benchmark.py CONFIG --device cuda --amp bf16 --compare
+    python tools/analysis/benchmark.py CONFIG --device cuda --synthetic 40000 \
+        --variants baseline bf16 bf16+cl bf16+cl+compile
 """
 
 import argparse
-import contextlib
+import copy
 import json
+import os
 import os.path as osp
 import sys
 import time
@@ -36,6 +50,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import msclr_mm  # noqa: E402,F401
 
 NTU60_CLIPS = 40_000  # x-sub training clips, rounded, as in DESIGN.md § Speed
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile')
 
 
 def parse_args(argv=None):
@@ -43,25 +58,71 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--baseline', action='store_true', help='eager fp32, optimisations off')
-    parser.add_argument(
-        '--compare', action='store_true', help='run baseline and optimised in one process'
-    )
-    parser.add_argument(
-        '--amp',
-        choices=['none', 'bf16', 'fp16'],
-        default=None,
-        help='autocast dtype of the optimised run (default: bf16 on cuda, none on cpu)',
-    )
-    parser.add_argument('--compile', action='store_true', help='torch.compile the model')
+    parser.add_argument('--variants', nargs='+', default=None, help='see the module doc')
+    parser.add_argument('--baseline', action='store_true', help='= --variants baseline')
+    parser.add_argument('--compare', action='store_true', help='= --variants baseline config')
     parser.add_argument('--iters', type=int, default=20, help='timed steps per measurement')
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps first')
     parser.add_argument('--batch-size', type=int, default=None, help='override the batch size')
     parser.add_argument('--num-workers', type=int, default=None, help='override the workers')
     parser.add_argument('--pipeline-samples', type=int, default=200, help='samples timed for (c)')
     parser.add_argument('--skip-loop', action='store_true', help='skip (b)')
+    parser.add_argument('--synthetic', type=int, default=None, help='synthetic clips per format')
+    parser.add_argument('--synthetic-dir', default='data/synthetic', help='where to write them')
+    parser.add_argument('--profile', action='store_true', help='print the top operators')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.variants is None:
+        args.variants = (
+            ['baseline']
+            if args.baseline
+            else ['baseline', 'config']
+            if args.compare
+            else ['config']
+        )
+    for v in args.variants:
+        unknown = set(v.split('+')) - set(SWITCHES) if v not in ('baseline', 'config') else ()
+        if unknown:
+            parser.error(f'variant {v!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
+    return args
+
+
+def variant_config(cfg, variant):
+    """A copy of ``cfg`` with the variant's switches applied (see the module doc)."""
+    cfg = copy.deepcopy(cfg)
+    if variant == 'config':
+        return cfg
+    switches = set() if variant == 'baseline' else set(variant.split('+'))
+    optimizer = cfg.optim_wrapper.get('optimizer')
+    wrapper = dict(optimizer=optimizer)
+    for key in ('clip_grad', 'accumulative_counts', 'paramwise_cfg'):
+        if key in cfg.optim_wrapper:
+            wrapper[key] = cfg.optim_wrapper[key]
+    if 'bf16' in switches:
+        wrapper.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    else:
+        wrapper.update(type='OptimWrapper')
+    cfg.optim_wrapper = wrapper
+    backbone = cfg.model.backbone
+    backbone['channels_last'] = 'cl' in switches
+    backbone['compile'] = 'compile' in switches
+    return cfg
+
+
+def synthetic_data(cfg, clips, out_dir):
+    """Point the train set at ``clips`` synthetic clips per format (written once)."""
+    from synthetic_skeletons import write_synthetic
+
+    dataset = cfg.train_dataloader.dataset
+    formats = list(dataset.ann_files)
+    folder = osp.join(out_dir, f'{clips}clips')
+    paths = {f: osp.join(folder, f'{f}.pkl') for f in formats}
+    if not all(osp.exists(p) for p in paths.values()):
+        start = time.perf_counter()
+        paths = write_synthetic(folder, formats, clips, split=dataset.get('split') or 'train')
+        print(f'wrote {clips} synthetic clips x {formats} in {time.perf_counter() - start:.0f} s')
+    dataset.ann_files = paths
+    dataset.cache_dir = osp.join(folder, 'cache')
 
 
 def build(cfg, device, batch_size=None, num_workers=None):
@@ -76,7 +137,7 @@ def build(cfg, device, batch_size=None, num_workers=None):
     from mmengine.runner import Runner
 
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    loader_cfg = cfg.train_dataloader.copy()
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
     if batch_size is not None:
         loader_cfg['batch_size'] = batch_size
     if num_workers is not None:
@@ -119,35 +180,46 @@ def _repeat(batch):
         yield batch
 
 
-def measure(cfg, args, optimised):
-    """Measure (a) and (b) for one setting; return a dict of figures."""
+def profile_steps(step, batch, device, steps=5, rows=25):
+    """Print the profiler's top operators of ``steps`` steps (by device time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == 'cuda' else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step(batch)
+        _sync(device)
+    key = 'self_cuda_time_total' if device == 'cuda' else 'self_cpu_time_total'
+    print(prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
+
+
+def measure(cfg, args, variant):
+    """Measure (a) and (b) for one variant; return a dict of figures."""
     device = args.device
-    amp = args.amp if args.amp is not None else ('bf16' if device == 'cuda' else 'none')
-    if not optimised:
-        amp = 'none'
+    cfg = variant_config(cfg, variant)
     model, optim_wrapper, dataloader = build(cfg, device, args.batch_size, args.num_workers)
-    if optimised and args.compile:
-        model = torch.compile(model)
-    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(amp)
-    autocast = (
-        torch.autocast(device_type=device, dtype=dtype) if dtype else contextlib.nullcontext()
-    )
 
     def step(batch):
-        with autocast:
-            return model.train_step(batch, optim_wrapper)
+        return model.train_step(batch, optim_wrapper)
 
     batch_size = dataloader.batch_size
     first = next(iter(dataloader))
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
     resident = model.data_preprocessor.cast_data(first)
+    start = time.perf_counter()
+    step(resident)  # the first step compiles, when compile is on
+    _sync(device)
+    first_step_s = time.perf_counter() - start
     step_s = time_steps(step, _repeat(resident), device, args.iters, args.warmup)
+    backbone = cfg.model.backbone
     result = dict(
-        optimised=optimised,
-        amp=amp,
-        compile=bool(optimised and args.compile),
+        variant=variant,
+        optim_wrapper=cfg.optim_wrapper.get('type', 'OptimWrapper'),
+        channels_last=backbone.get('channels_last'),
+        compile=backbone.get('compile', False),
         batch_size=batch_size,
+        first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,
         model_step_ms=step_s * 1e3,
     )
@@ -156,6 +228,9 @@ def measure(cfg, args, optimised):
         result.update(full_loop_seq_per_s=batch_size / loop_s, full_loop_ms=loop_s * 1e3)
     if device == 'cuda':
         result['peak_gpu_mem_gib'] = torch.cuda.max_memory_allocated() / 2**30
+    if args.profile:
+        print(f'--- profile of {variant} ---')
+        profile_steps(step, resident, device)
     return result
 
 
@@ -183,25 +258,37 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.synthetic:
+        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     report = dict(config=args.config, device=args.device, torch=torch.__version__)
     if args.device == 'cuda':
         report['gpu'] = torch.cuda.get_device_name()
-    runs = [not args.baseline] if not args.compare else [False, True]
-    for optimised in runs:
-        figures = measure(cfg, args, optimised)
-        report['optimised' if optimised else 'baseline'] = figures
+    report['cpu_count'] = os.cpu_count()
+    results = {}
+    for variant in args.variants:
+        figures = measure(cfg, args, variant)
+        results[variant] = figures
         print(json.dumps(figures))
+    report['variants'] = results
+    key = 'model_step_seq_per_s' if args.skip_loop else 'full_loop_seq_per_s'
+    last = results[args.variants[-1]]
+    if 'baseline' in results and len(results) > 1:
+        report['speedup_over_baseline'] = {
+            v: r[key] / results['baseline'][key] for v, r in results.items() if v != 'baseline'
+        }
+    # compatibility with --baseline / --compare readers
+    for name in ('baseline', 'config'):
+        if name in results:
+            report['optimised' if name == 'config' else name] = results[name]
     if args.compare:
-        key = 'full_loop_seq_per_s' if not args.skip_loop else 'model_step_seq_per_s'
-        report['speedup'] = report['optimised'][key] / report['baseline'][key]
+        report['speedup'] = results['config'][key] / results['baseline'][key]
+    ms = measure_pipeline(cfg, args.pipeline_samples)
     torch.set_num_threads(threads)
-    report['cpu_pipeline_ms_per_sample'] = measure_pipeline(cfg, args.pipeline_samples)
-    torch.set_num_threads(threads)
-    main_run = report['optimised' if not args.baseline else 'baseline']
-    key = 'full_loop_seq_per_s' if 'full_loop_seq_per_s' in main_run else 'model_step_seq_per_s'
-    report['seq_per_s'] = main_run[key]
+    report['cpu_pipeline_ms_per_sample'] = ms
+    report['cpu_pipeline_samples_per_s_per_core'] = 1e3 / ms
+    report['seq_per_s'] = last[key]
     # An NTU-60 x-sub epoch with two formats visits 40,000 clips x 2 formats; computed from
     # the measured seq_per_s (same model and batch), not timed on NTU itself.
     report['ntu60_2formats_epoch_s'] = NTU60_CLIPS * 2 / report['seq_per_s']

@@ -190,11 +190,15 @@ class BaseMoCo(BaseModel):
             negatives (torch.Tensor): Queue ``(D, K)``.
 
         Returns:
-            tuple[torch.Tensor, torch.Tensor]: ``pos (N, 1)`` and ``neg (N, K)``.
+            tuple[torch.Tensor, torch.Tensor]: ``pos (N, 1)`` and ``neg (N, K)``, float32.
 
         """
-        pos = (q * k.to(q.dtype)).sum(dim=1, keepdim=True)
-        neg = q @ negatives.to(q.dtype)
+        # float32 even under autocast: bf16 logits (|logit| up to 1 / temperature) would
+        # round by ~0.05 and reorder the mined neighbours
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            q = q.float()
+            pos = (q * k.float()).sum(dim=1, keepdim=True)
+            neg = q @ negatives.float()
         return pos, neg
 
     # ------------------------------------------------------------------ mmengine API

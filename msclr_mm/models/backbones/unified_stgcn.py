@@ -17,6 +17,37 @@ from .attention_drop import EnergyAttentionDrop
 FormatSpec = Union[str, Dict[str, Any], SkeletonFormat]
 
 
+class _SharedLeftBmm(torch.autograd.Function):
+    """``a @ y[b]`` for every ``b``: one matrix shared by a batch of matrices.
+
+    ``torch.matmul(a, y)`` would expand ``a`` over the batch and copy it, and autograd of an
+    expanded ``bmm`` builds the full ``(B, W, J)`` gradient before summing it. Here the
+    forward is a strided-batched product with a zero batch stride for ``a`` (no copy), and
+    the gradient of ``a`` is one ``(W, B * C) @ (B * C, J)`` product.
+
+    Shapes: ``a (W, J)``, ``y (B, J, C)`` -> ``(B, W, C)``. ``a`` is cast to ``y``'s dtype
+    (so autocast's bf16 ``y`` gives a bf16 product); its gradient comes back in ``a``'s
+    dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        a = a.to(y.dtype)
+        ctx.save_for_backward(a, y)
+        return torch.bmm(a.expand(y.shape[0], -1, -1), y)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        a, y = ctx.saved_tensors
+        grad = grad.to(y.dtype)
+        grad_y = grad_a = None
+        if ctx.needs_input_grad[1]:
+            grad_y = torch.bmm(a.t().expand(y.shape[0], -1, -1), grad)
+        if ctx.needs_input_grad[0]:
+            grad_a = torch.einsum('bwc,bjc->wj', grad, y)
+        return grad_a, grad_y
+
+
 class STGCNBlock(nn.Module):
     """One ST-GCN block whose graph is passed in at call time.
 
@@ -74,22 +105,52 @@ class STGCNBlock(nn.Module):
                 nn.BatchNorm2d(out_channels),
             )
 
-    def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    def graph_product(
+        self, y: torch.Tensor, A: torch.Tensor, channels_last: bool = False
+    ) -> torch.Tensor:
+        """The graph product summed over subsets: ``sum_{k, v} y[n, k, c, t, v] A[k, v, w]``.
+
+        Both layouts are one batched matrix product. With ``channels_last`` strides the
+        memory holds ``(n, t, v, k, c)``, so the ``(v, k)`` contraction is a product of
+        ``A`` laid out ``(W, V * K)`` with a free ``(n * t, V * K, C)`` view of ``y``, and the
+        result ``(n * t, W, C)`` is again channels-last: no layout copy at all. The
+        contiguous (NCHW) layout goes through ``einsum``, which permutes ``y`` first.
+
+        Args:
+            y (torch.Tensor): Output of ``gcn_conv``, ``(n, K * C, T, V)``, channel
+                ``k * C + c`` for subset ``k``.
+            A (torch.Tensor): ``(K, V, V)``.
+            channels_last (bool): Take the channels-last route (correct for any strides,
+                fast when ``y`` is channels-last). Defaults to False.
+
+        Returns:
+            torch.Tensor: ``(n, C, T, V)``, in ``y``'s memory format.
+
+        """
+        n, _, t, v = y.shape
+        k, c = self.num_subsets, self.out_channels
+        if channels_last:
+            y3 = y.permute(0, 2, 3, 1).reshape(n * t, v * k, c)
+            a2 = A.permute(2, 1, 0).reshape(v, v * k)  # a2[w, v * K + k] = A[k, v, w]
+            return _SharedLeftBmm.apply(a2, y3).view(n, t, v, c).permute(0, 3, 1, 2)
+        return torch.einsum('nkctv,kvw->nctw', y.view(n, k, c, t, v), A)
+
+    def forward(
+        self, x: torch.Tensor, A: torch.Tensor, channels_last: bool = False
+    ) -> torch.Tensor:
         """Run the block.
 
         Args:
             x (torch.Tensor): ``(B, C_in, T, V)``.
             A (torch.Tensor): ``(K, V, V)`` adjacency (already weighted by importance).
+            channels_last (bool): ``x`` is in channels-last memory format; keep it so.
+                Defaults to False.
 
         Returns:
             torch.Tensor: ``(B, C_out, T', V)``.
 
         """
-        n, _, t, v = x.shape
-        y = self.gcn_conv(x).view(n, self.num_subsets, self.out_channels, t, v)
-        # one batched product over (K, V): y[n, c, t, w] = sum_{k, v} y[n, k, c, t, v] A[k, v, w]
-        y = torch.einsum('nkctv,kvw->nctw', y, A)
-        y = self.relu(self.gcn_bn(y))
+        y = self.relu(self.gcn_bn(self.graph_product(self.gcn_conv(x), A, channels_last)))
         y = self.drop(self.tcn_bn(self.tcn_conv(y)))
         if self.residual is not None:
             y = y + self.residual(x)
@@ -184,6 +245,16 @@ class UnifiedSTGCN(BaseModule):
             mode. Defaults to -1.
         norm_eval (bool): Keep every BatchNorm in eval mode in ``train()``. Defaults to
             False.
+        channels_last (bool, optional): Run the trunk in channels-last memory format
+            (``(n, T, V, C)`` in memory): the 1x1 convolutions become plain GEMMs, BatchNorm
+            uses its channels-last kernels and the graph product needs no layout copy (see
+            :meth:`STGCNBlock.graph_product`). Same numbers either way. None (default):
+            on for CUDA inputs, off on the CPU (where it measured slower).
+        compile (bool | dict): ``torch.compile`` the trunk (the blocks and the attention
+            drop; the stems stay eager), compiled on first use with the batch dimension
+            dynamic, so varying format-group sizes do not recompile. A dict is passed to
+            ``torch.compile`` (e.g. ``dict(mode='max-autotune-no-cudagraphs')``). Defaults
+            to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -203,6 +274,8 @@ class UnifiedSTGCN(BaseModule):
         attention_drop: Dict[str, Any] | None = None,
         frozen_stages: int = -1,
         norm_eval: bool = False,
+        channels_last: bool | None = None,
+        compile: Union[bool, Dict[str, Any]] = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -238,6 +311,13 @@ class UnifiedSTGCN(BaseModule):
         self.graph_mode = graph_mode
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.channels_last = channels_last
+        if not isinstance(compile, (bool, dict)):
+            raise TypeError(
+                f'compile must be a bool or a dict of torch.compile options, got {compile!r}'
+            )
+        self.compile = compile
+        self._compiled_trunk = None
         num_subsets = fmts[0].adjacency(graph_mode).shape[0]
 
         self.stems = nn.ModuleDict(
@@ -328,13 +408,48 @@ class UnifiedSTGCN(BaseModule):
         if C != stem.in_channels:
             raise ValueError(f"format '{name}' has {stem.in_channels} channels, got C={C}")
         h = stem(x, self.in_channels)
-        for i, block in enumerate(self.blocks):
-            h = block(h, stem.graph(i))
+        channels_last = self.channels_last
+        if channels_last is None:
+            channels_last = h.is_cuda
+        if channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
+        graphs = [stem.graph(i) for i in range(len(self.blocks))]
+        trunk = self._trunk
+        if self.compile:
+            trunk = self._get_compiled_trunk()
+            torch._dynamo.maybe_mark_dynamic(h, 0)
+        h, dropped = trunk(h, graphs, channels_last, drop)
         out = h.reshape((N, M) + h.shape[1:])
         if not drop:
             return out
-        dropped = self.attention_drop(h)
         return out, dropped.reshape(out.shape)
+
+    def _trunk(
+        self, h: torch.Tensor, graphs: List[torch.Tensor], channels_last: bool, drop: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor | None]:
+        """The shared blocks on ``(n, C, T, V)``; also the attention-dropped output if ``drop``."""
+        for block, A in zip(self.blocks, graphs):
+            h = block(h, A, channels_last)
+        return h, (self.attention_drop(h) if drop else None)
+
+    def _get_compiled_trunk(self):
+        """``torch.compile(self._trunk)``, built on first use (not copied or pickled)."""
+        if self._compiled_trunk is None:
+            options = dict(self.compile) if isinstance(self.compile, dict) else {}
+            # one entry per (encoder copy, format, drop, train/eval): more than the default 8
+            for name in ('recompile_limit', 'cache_size_limit'):
+                if hasattr(torch._dynamo.config, name):
+                    setattr(
+                        torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64)
+                    )
+            self._compiled_trunk = torch.compile(self._trunk, **options)
+        return self._compiled_trunk
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickle and deep-copy without the compiled trunk (a copy compiles its own)."""
+        state = self.__dict__.copy()
+        state['_compiled_trunk'] = None
+        return state
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:

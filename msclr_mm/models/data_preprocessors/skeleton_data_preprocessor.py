@@ -274,6 +274,12 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
 
     # ------------------------------------------------------------------ forward
     def forward(self, data: dict, training: bool = False) -> dict:
+        """Run :meth:`_forward` in float32, outside any autocast region (see its doc)."""
+        device_type = self.device.type
+        with torch.autocast(device_type=device_type, enabled=False):
+            return self._forward(data, training)
+
+    def _forward(self, data: dict, training: bool = False) -> dict:
         """Cast to the device, augment (training only), derive views, convert the stream.
 
         Args:

@@ -1,0 +1,5 @@
+"""Optimiser wrappers."""
+
+from .autocast_optim_wrapper import AutocastOptimWrapper
+
+__all__ = ['AutocastOptimWrapper']
