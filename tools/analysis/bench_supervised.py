@@ -65,8 +65,11 @@ def time_kind(kind, args, dtype):
         s.gt_label = s.gt_label.to(args.device)
 
     def step():
+        # the backbone under autocast; GCNHead's loss reads its scores back as numpy for
+        # the top-k accuracy, which has no bf16: the (tiny) head runs in float32
         with torch.autocast(args.device, dtype=dtype, enabled=dtype is not None):
-            losses = model(x, samples, mode='loss')
+            feats = model.extract_feat(x, stage='backbone')[0]
+        losses = model.cls_head.loss(feats.float(), samples)
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         optim.zero_grad(set_to_none=True)
         loss.backward()

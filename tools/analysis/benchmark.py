@@ -17,8 +17,10 @@ ratios come from one process on one machine:
 - ``baseline``: eager float32, contiguous (NCHW) layout, no compile: the optimisations off;
 - ``config``: the config as written (its optimiser wrapper, layout and compile settings);
 - any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last
-  trunk), ``compile`` (``torch.compile`` of the trunk), ``fp32``, ``nchw``, e.g.
-  ``bf16+cl+compile``; unnamed switches are off.
+  trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
+  with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
+  format rule: fixed group shapes), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``; unnamed
+  switches are off (the format rule is then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
@@ -50,7 +52,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import msclr_mm  # noqa: E402,F401
 
 NTU60_CLIPS = 40_000  # x-sub training clips, rounded, as in DESIGN.md § Speed
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile')
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal')
 
 
 def parse_args(argv=None):
@@ -105,7 +107,12 @@ def variant_config(cfg, variant):
     cfg.optim_wrapper = wrapper
     backbone = cfg.model.backbone
     backbone['channels_last'] = 'cl' in switches
-    backbone['compile'] = 'compile' in switches
+    backbone['compile'] = (
+        dict(mode='reduce-overhead', dynamic=False) if 'cg' in switches else 'compile' in switches
+    )
+    for t in cfg.train_dataloader.dataset.get('pipeline', []):
+        if t.get('type') == 'SampleFormatViews' and t.get('rule', 'random') in ('random', 'balanced'):
+            t['rule'] = 'balanced' if 'bal' in switches else 'random'
     return cfg
 
 

@@ -10,6 +10,10 @@ model = dict(
         type='SkeletonDataPreprocessor',
         views=dict(query=dict(ops=normal_aug), key=dict(ops=normal_aug)),
         stream='joint',
+        # no host synchronisation in the data path: pinned batches copied asynchronously,
+        # labels (unused by the contrastive losses) left on the host
+        non_blocking=True,
+        move_data_samples=False,
     ),
     backbone=dict(type='UnifiedSTGCN', formats=['kinect25']),
     neck=dict(type='ProjectionNeck', in_channels=256, hid_channels=256, out_channels=128),

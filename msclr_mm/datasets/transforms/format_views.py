@@ -8,7 +8,7 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-FORMAT_RULES = ('random', 'cross', 'anchor', 'epoch')
+FORMAT_RULES = ('random', 'cross', 'anchor', 'epoch', 'balanced')
 
 
 @TRANSFORMS.register_module()
@@ -26,13 +26,21 @@ class SampleFormatViews(BaseTransform):
     - ``'epoch'``: the first view gets ``results['epoch_format']`` (the format whose
       repetition of the epoch this index is, see ``repeat_per_format`` of the dataset), the
       others are uniform.
+    - ``'balanced'``: as ``'random'`` (each view uniform, views independent), but drawn
+      per batch by :func:`multi_skeleton_collate` so that every view holds the same number
+      of clips of each format in every batch (``N / F``, the first formats in sorted order
+      taking the remainder). The encoder then sees the same group shapes at every step,
+      which is what CUDA graphs, ``torch.compile`` and cuDNN's plan cache need. Here the
+      view gets the tuple of the clip's formats; :class:`GatherSkeletonViews` gathers all
+      of them (the same frames) and the collate keeps one.
 
     Required keys: ``formats`` (and ``epoch_format`` for ``'epoch'``).
-    Added keys: ``view_formats`` (dict view name -> format name, in ``views`` order).
+    Added keys: ``view_formats`` (dict view name -> format name, in ``views`` order; with
+    ``'balanced'``, the tuple of candidate formats).
 
     Args:
-        rule (str): One of ``'random'``, ``'cross'``, ``'anchor'``, ``'epoch'``. Defaults to
-            ``'random'``.
+        rule (str): One of ``'random'``, ``'cross'``, ``'anchor'``, ``'epoch'``,
+            ``'balanced'``. Defaults to ``'random'``.
         views (Sequence[str]): View names. Defaults to ``('query', 'key')``.
         anchor (str, optional): Format fixed by ``'anchor'``.
         anchor_view (str): View that gets the anchor. Defaults to ``'key'``.
@@ -76,7 +84,9 @@ class SampleFormatViews(BaseTransform):
         rule = self.rule
         if rule == 'anchor' and self.anchor not in formats:
             rule = 'random'
-        if rule == 'random':
+        if rule == 'balanced':
+            picks = [formats] * k
+        elif rule == 'random':
             picks = [formats[i] for i in np.random.randint(0, n, size=k)]
         elif rule == 'cross':
             if n == 1:

@@ -54,6 +54,37 @@ class PackMultiSkeletonInputs(BaseTransform):
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
 
 
+def balanced_formats(candidates: Sequence[Sequence[str]]) -> List[str]:
+    """Pick one format per row so that the formats are as evenly used as possible.
+
+    The batch-level draw of the ``'balanced'`` rule of :class:`SampleFormatViews`: rows are
+    visited in a random order (``np.random``, seeded per DataLoader worker) and each takes,
+    among its candidates, a format with the fewest rows so far, ties broken towards the
+    first format in sorted order. When every row has the same ``F`` candidates, each
+    format gets ``N // F`` rows and the first ``N % F`` formats (sorted) one more: the
+    same group sizes in every batch. Rows with fewer candidates (clips missing a format)
+    are served first.
+
+    Args:
+        candidates (Sequence[Sequence[str]]): The candidate formats of each row.
+
+    Returns:
+        list[str]: The chosen format of each row, in row order.
+
+    """
+    counts: Dict[str, int] = {f: 0 for c in candidates for f in c}
+    order = np.random.permutation(len(candidates))
+    order = sorted(order, key=lambda i: len(candidates[i]))  # stable: random within a size
+    chosen: List[str] = [''] * len(candidates)
+    for i in order:
+        if not candidates[i]:
+            raise ValueError(f'row {i} of the batch has no candidate format')
+        best = min(sorted(candidates[i]), key=lambda f: counts[f])
+        counts[best] += 1
+        chosen[i] = best
+    return chosen
+
+
 @FUNCTIONS.register_module()
 def multi_skeleton_collate(data_batch: Sequence[Dict]) -> Dict:
     """Collate packed samples, grouping each view by format (formats are never stacked).
@@ -61,16 +92,31 @@ def multi_skeleton_collate(data_batch: Sequence[Dict]) -> Dict:
     Args:
         data_batch (Sequence[dict]): ``N`` outputs of :class:`PackMultiSkeletonInputs`.
 
+    A view whose ``format`` is a tuple of candidates (rule ``'balanced'``) gets its
+    formats drawn here, per batch, by :func:`balanced_formats`.
+
     Returns:
         dict: ``inputs``: ``{view: {format: {'keypoint': float32 Tensor (n, M, T, V, C) or
         (n, S, M, T, V, C), 'index': LongTensor (n,)}}}``, ``index`` holding each row's
-        position in the batch; ``data_samples``: the ``N`` samples in batch order.
+        position in the batch (ascending); ``data_samples``: the ``N`` samples in batch
+        order.
 
     """
     groups: Dict[str, Dict[str, List]] = defaultdict(lambda: defaultdict(list))
+    undecided: Dict[str, List[int]] = defaultdict(list)
     for i, sample in enumerate(data_batch):
         for view, item in sample['inputs'].items():
-            groups[view][item['format']].append((i, item['keypoint']))
+            if isinstance(item['format'], str):
+                groups[view][item['format']].append((i, item['keypoint']))
+            else:
+                undecided[view].append(i)
+    for view, rows in undecided.items():
+        candidates = [tuple(data_batch[i]['inputs'][view]['format']) for i in rows]
+        for i, fmt in zip(rows, balanced_formats(candidates)):
+            groups[view][fmt].append((i, data_batch[i]['inputs'][view]['keypoint'][fmt]))
+    for view in groups:
+        for fmt in groups[view]:
+            groups[view][fmt].sort(key=lambda row: row[0])
     inputs = {}
     for view, by_fmt in groups.items():
         inputs[view] = {}

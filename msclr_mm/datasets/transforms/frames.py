@@ -75,7 +75,9 @@ class GatherSkeletonViews(BaseTransform):
     Required keys: ``skeletons`` (format -> ``(T, M, V, C)``), ``view_formats``,
     ``frame_inds`` ``(S, L)``.
     Added keys: ``views`` (view -> ``{'format': name, 'keypoint': float32 (M, L, V, C)}``,
-    or ``(S, M, L, V, C)`` when ``S > 1``).
+    or ``(S, M, L, V, C)`` when ``S > 1``; for a view given a tuple of candidate formats
+    (rule ``'balanced'``), ``'format'`` is the tuple and ``'keypoint'`` a dict per format).
+    Two views of the same format share one array (read-only use).
 
     Args:
         drop_skeletons (bool): Remove ``skeletons`` after gathering. Defaults to True.
@@ -98,10 +100,17 @@ class GatherSkeletonViews(BaseTransform):
         inds = results['frame_inds']
         skeletons = results['skeletons']
         views = {}
+        gathered: Dict[str, np.ndarray] = {}
         for view, fmt in results['view_formats'].items():
-            x = skeletons[fmt][inds]  # (S, L, M, V, C)
-            x = np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4), dtype=np.float32)
-            views[view] = dict(format=fmt, keypoint=x[0] if len(x) == 1 else x)
+            for name in (fmt,) if isinstance(fmt, str) else fmt:
+                if name not in gathered:
+                    x = skeletons[name][inds]  # (S, L, M, V, C)
+                    x = np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4), dtype=np.float32)
+                    gathered[name] = x[0] if len(x) == 1 else x
+            if isinstance(fmt, str):
+                views[view] = dict(format=fmt, keypoint=gathered[fmt])
+            else:  # candidates of the 'balanced' rule: the collate keeps one
+                views[view] = dict(format=tuple(fmt), keypoint={f: gathered[f] for f in fmt})
         results['views'] = views
         if self.drop_skeletons:
             del results['skeletons']

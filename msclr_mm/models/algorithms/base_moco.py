@@ -80,6 +80,19 @@ class BaseMoCo(BaseModel):
         self.query_view = query_view
         self.key_view = key_view
 
+    def begin_step(self) -> None:
+        """Mark a new training step for CUDA-graph trees (a compiled, graphed trunk).
+
+        ``torch.compile(mode='reduce-overhead')`` reuses its graphs' output memory from one
+        step to the next; telling it where a step begins keeps it from mistaking the
+        second step's forward for a continuation of the first. A no-op otherwise.
+        """
+        compile_cfg = getattr(self.backbone, 'compile', False)
+        if compile_cfg and hasattr(torch, 'compiler'):
+            mark = getattr(torch.compiler, 'cudagraph_mark_step_begin', None)
+            if mark is not None:
+                mark()
+
     # ------------------------------------------------------------------ encoders
     def _query_encoder(self) -> nn.ModuleDict:
         """The query backbone and neck under the names the key encoder copies."""
@@ -303,6 +316,7 @@ class BaseMoCo(BaseModel):
 
         """
         if mode == 'loss':
+            self.begin_step()
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)

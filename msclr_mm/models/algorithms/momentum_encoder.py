@@ -19,8 +19,8 @@ class MomentumEncoder(ExponentialMovingAverage):
     equal to the query encoder even after ``init_weights`` or loading a checkpoint into
     the query side), and buffers (BatchNorm running statistics, adjacencies) are copied
     from the query encoder at every update. Unlike mmengine's, the update is free of host
-    synchronisation: the first-step test is a ``torch.where`` on the ``steps`` buffer,
-    not a Python ``if`` on a device tensor.
+    synchronisation (the step count is mirrored on the host) and runs as multi-tensor
+    kernels instead of one launch per parameter and buffer.
 
     Args:
         model (nn.Module): The query encoder; deep-copied, with ``requires_grad=False``.
@@ -37,27 +37,40 @@ class MomentumEncoder(ExponentialMovingAverage):
             raise ValueError(f'MoCo momentum must be in [0, 1), got {momentum}')
         super().__init__(model, momentum=1.0 - momentum, interval=1, device=device)
         self.moco_momentum = momentum
+        self._host_steps: int | None = None
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
-        """One EMA step from the query encoder.
+        """One EMA step from the query encoder, as two multi-tensor (``_foreach``) kernels.
+
+        The step count is mirrored on the host (read from the ``steps`` buffer once, at the
+        first update after construction or ``load_state_dict``), so the first-step copy is
+        a plain Python branch and the update needs no host synchronisation.
 
         Args:
             model (nn.Module): The query encoder, with the same parameter names.
 
         """
+        if self._host_steps is None:
+            self._host_steps = int(self.steps)
+        weight = 1.0 if self._host_steps == 0 else float(self.momentum)
         src = dict(model.named_parameters())
-        weight = torch.where(
-            self.steps == 0,
-            torch.ones((), device=self.steps.device),
-            torch.full((), self.momentum, device=self.steps.device),
-        )
+        avgs, srcs = [], []
         for name, p_avg in self.avg_parameters.items():
             p_src = src[name].detach().to(p_avg.device)
             if p_avg.dtype.is_floating_point:
-                p_avg.lerp_(p_src, weight.to(p_avg.dtype))
+                avgs.append(p_avg)
+                srcs.append(p_src.to(p_avg.dtype))
             else:
                 p_avg.copy_(p_src)
-        for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
-            b_avg.copy_(b_src.to(b_avg.device))
+        if avgs:
+            torch._foreach_lerp_(avgs, srcs, weight)
+        pairs = [(b, s.to(b.device)) for b, s in zip(self.module.buffers(), model.buffers())]
+        if pairs:
+            torch._foreach_copy_([b for b, _ in pairs], [s for _, s in pairs])
         self.steps += 1
+        self._host_steps += 1
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._host_steps = None  # re-read from the loaded ``steps`` at the next update

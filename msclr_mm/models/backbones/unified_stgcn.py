@@ -253,7 +253,8 @@ class UnifiedSTGCN(BaseModule):
         compile (bool | dict): ``torch.compile`` the trunk (the blocks and the attention
             drop; the stems stay eager), compiled on first use with the batch dimension
             dynamic, so varying format-group sizes do not recompile. A dict is passed to
-            ``torch.compile`` (e.g. ``dict(mode='max-autotune-no-cudagraphs')``). Defaults
+            ``torch.compile``; ``dict(mode='reduce-overhead', dynamic=False)`` adds CUDA
+            graphs and wants fixed group sizes (the ``'balanced'`` format rule). Defaults
             to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
@@ -417,7 +418,8 @@ class UnifiedSTGCN(BaseModule):
         trunk = self._trunk
         if self.compile:
             trunk = self._get_compiled_trunk()
-            torch._dynamo.maybe_mark_dynamic(h, 0)
+            if not (isinstance(self.compile, dict) and self.compile.get('dynamic') is False):
+                torch._dynamo.maybe_mark_dynamic(h, 0)
         h, dropped = trunk(h, graphs, channels_last, drop)
         out = h.reshape((N, M) + h.shape[1:])
         if not drop:

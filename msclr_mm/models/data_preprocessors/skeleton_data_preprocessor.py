@@ -104,7 +104,12 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
             dicts or :class:`SkeletonFormat` (an inline format need not be registered).
             None resolves names through the format registry. Defaults to None.
         seed (int, optional): Seed of the augmentation generator. Defaults to None.
-        non_blocking (bool): Non-blocking host-to-device copies. Defaults to False.
+        non_blocking (bool): Non-blocking host-to-device copies (with the DataLoader's
+            ``pin_memory=True`` they overlap the previous step). Defaults to False.
+        move_data_samples (bool): Move the ``ActionDataSample`` s to the device too. The
+            contrastive losses never read them, and every sample's label is a separate
+            small copy which, from pageable memory, waits for the GPU to drain: the
+            pretraining configs set False. Defaults to True.
 
     """
 
@@ -116,8 +121,10 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
         formats: Sequence[Any] | None = None,
         seed: int | None = None,
         non_blocking: bool = False,
+        move_data_samples: bool = True,
     ) -> None:
         super().__init__(non_blocking=non_blocking)
+        self.move_data_samples = bool(move_data_samples)
         self.view_ops: Dict[str, List[SkeletonAugment]] = {
             str(name): _ops_of(spec, f'SkeletonDataPreprocessor: views[{name!r}]')
             for name, spec in (views or {}).items()
@@ -292,7 +299,10 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
             ``data_samples``.
 
         """
-        data = self.cast_data(data)
+        if self.move_data_samples or not isinstance(data, Mapping):
+            data = self.cast_data(data)
+        else:
+            data = dict(data, inputs=self.cast_data(data.get('inputs')))
         inputs = data.get('inputs') if isinstance(data, Mapping) else None
         if not isinstance(inputs, Mapping):
             raise TypeError(
