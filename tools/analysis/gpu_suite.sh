@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue 8's GPU measurements, in one go, on a machine with one CUDA GPU (README § Speed).
 #
-#   bash tools/analysis/gpu_suite.sh [STAGES...]     (default: env step supervised epoch)
+#   bash tools/analysis/gpu_suite.sh [STAGES...]     (default: env step epoch supervised)
 #
 # Stages: env (versions), step (benchmark.py on the MS-AimCLR NTU-60 recipe: baseline and
-# optimised variants, profiles), compile (the same with torch.compile), supervised
+# optimised variants, profiles), supervised
 # (bench_supervised.py), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
-# 40000 clips x kinect25 + smplx42), numerics (demo pretraining eager fp32 vs optimised,
+# 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
+# the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
 # loss curves and kNN). Results go to $OUT (default work_dirs/gpu_suite): one log per stage.
 # Wheels in .whl/ (mmengine, mmcv-lite, mmaction2 and their small dependencies, for a
 # machine without a package index) are installed to /tmp/site first.
@@ -23,7 +24,7 @@ fi
 CFG=configs/msclr/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py
 SYN=data/synthetic
 WORKERS=${WORKERS:-8}
-STAGES=${*:-env step supervised epoch}
+STAGES=${*:-env step epoch supervised}
 
 stage_env() {
     nvidia-smi -L; nproc; free -g | head -2
@@ -31,35 +32,48 @@ stage_env() {
 }
 stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
-        --num-workers $WORKERS --iters 30 --profile --variants baseline bf16 bf16+cl
-}
-stage_compile() {
-    $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
-        --num-workers $WORKERS --iters 30 --profile --variants bf16+cl+compile
+        --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal bf16+cl+bal+compile bf16+cl+bal+cg}
 }
 stage_supervised() {
     $PY tools/analysis/bench_supervised.py --device cuda --batch 64 --frames 100 \
         --kinds mmaction ours-nchw ours-cl ${SUPERVISED_COMPILE:+ours-cl-compile}
 }
-stage_epoch() {
-    local variant=${EPOCH_VARIANT:-bf16+cl}
-    $PY tools/analysis/synthetic_skeletons.py --out-dir $SYN/40000clips --clips 40000
-    local opts=(
-        "train_dataloader.dataset.ann_files.kinect25=$SYN/40000clips/kinect25.pkl"
-        "train_dataloader.dataset.ann_files.smplx42=$SYN/40000clips/smplx42.pkl"
-        "train_dataloader.dataset.cache_dir=$SYN/40000clips/cache"
-        "train_dataloader.num_workers=$WORKERS" train_dataloader.pin_memory=True
-        train_cfg.max_epochs=1 train_cfg.val_interval=1000 default_hooks.logger.interval=100
-    )
-    case $variant in
-        baseline) opts+=(optim_wrapper.type=OptimWrapper model.backbone.channels_last=False) ;;
-        *) opts+=(optim_wrapper.type=AutocastOptimWrapper model.backbone.channels_last=True) ;;
-    esac
-    [[ $variant == *compile* ]] && opts+=(model.backbone.compile=True)
-    local start=$(date +%s.%N)
-    $PY tools/train.py $CFG --work-dir /tmp/epoch_run --cfg-options "${opts[@]}"
-    echo "epoch_wall_s $(echo "$(date +%s.%N) - $start" | bc)"
+prepare_epoch_data() {  # NTU-60-sized: 40000 clips x 2 formats, written and cached once
+    [[ -f $SYN/40000clips/cache.done ]] && return
+    $PY tools/analysis/synthetic_skeletons.py --out-dir $SYN/40000clips --clips 40000 --frames 50 100
+    $PY - <<'PYEOF'
+import msclr_mm  # noqa: F401
+from mmaction.registry import DATASETS
+from mmengine.registry import init_default_scope
+init_default_scope('mmaction')
+root = 'data/synthetic/40000clips'
+DATASETS.build(dict(type='MultiSkeletonDataset', split='xsub_train', cache_dir=f'{root}/cache',
+                    ann_files={f: f'{root}/{f}.pkl' for f in ('kinect25', 'smplx42')}))
+PYEOF
+    touch $SYN/40000clips/cache.done
 }
+stage_epoch() {
+    local variant_opts
+    if [[ -n ${EPOCH_VARIANT:-} ]]; then
+        variant_opts=$($PY tools/analysis/variant_options.py $EPOCH_VARIANT)
+    else
+        variant_opts=$($PY tools/analysis/variant_options.py --best "$OUT/step.json")
+    fi
+    echo "epoch variant options: $variant_opts"
+    wait_data
+    local start=$(date +%s.%N)
+    $PY tools/train.py $CFG --work-dir /tmp/epoch_run --cfg-options $variant_opts \
+        "train_dataloader.dataset.ann_files.kinect25=$SYN/40000clips/kinect25.pkl" \
+        "train_dataloader.dataset.ann_files.smplx42=$SYN/40000clips/smplx42.pkl" \
+        "train_dataloader.dataset.cache_dir=$SYN/40000clips/cache" \
+        "train_dataloader.num_workers=$WORKERS" train_dataloader.pin_memory=True \
+        train_cfg.max_epochs=1 val_cfg=None val_dataloader=None val_evaluator=None \
+        test_cfg=None test_dataloader=None test_evaluator=None default_hooks.logger.interval=50
+    $PY -c "import sys, time; print('epoch_wall_s (build + 1 epoch + checkpoint)', time.time() - float(sys.argv[1]))" "$start"
+}
+DATA_PID=
+wait_data() { [[ -n $DATA_PID ]] && wait $DATA_PID; DATA_PID=; }
 stage_numerics() {
     $PY tools/data/make_demo_data.py --out-dir data/demo
     for v in baseline optimised; do
@@ -71,6 +85,10 @@ stage_numerics() {
     done
 }
 
+if [[ " $STAGES " == *" epoch "* ]]; then
+    prepare_epoch_data > "$OUT/epoch_data.log" 2>&1 &
+    DATA_PID=$!
+fi
 for s in $STAGES; do
     echo "=== stage $s $(date +%T)"
     stage_$s 2>&1 | tee "$OUT/$s.log" | grep -v -e '^\s*$' -e Warning -e warn | tail -n 60

@@ -250,12 +250,12 @@ class UnifiedSTGCN(BaseModule):
             uses its channels-last kernels and the graph product needs no layout copy (see
             :meth:`STGCNBlock.graph_product`). Same numbers either way. None (default):
             on for CUDA inputs, off on the CPU (where it measured slower).
-        compile (bool | dict): ``torch.compile`` the trunk (the blocks and the attention
-            drop; the stems stay eager), compiled on first use with the batch dimension
-            dynamic, so varying format-group sizes do not recompile. A dict is passed to
-            ``torch.compile``; ``dict(mode='reduce-overhead', dynamic=False)`` adds CUDA
-            graphs and wants fixed group sizes (the ``'balanced'`` format rule). Defaults
-            to False.
+        compile (bool | str | dict): ``torch.compile`` the trunk (the blocks and the
+            attention drop; the stems stay eager), compiled on first use with the batch
+            dimension dynamic, so varying format-group sizes do not recompile. A string is
+            a ``torch.compile`` mode: ``'reduce-overhead'`` adds CUDA graphs, with static
+            shapes (use the ``'balanced'`` format rule so group sizes are fixed). A dict is
+            passed to ``torch.compile`` as is. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -276,7 +276,7 @@ class UnifiedSTGCN(BaseModule):
         frozen_stages: int = -1,
         norm_eval: bool = False,
         channels_last: bool | None = None,
-        compile: Union[bool, Dict[str, Any]] = False,
+        compile: Union[bool, str, Dict[str, Any]] = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -313,9 +313,12 @@ class UnifiedSTGCN(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.channels_last = channels_last
+        if isinstance(compile, str):
+            # a torch.compile mode; CUDA graphs ('reduce-overhead') want static shapes
+            compile = dict(mode=compile, dynamic=False if 'overhead' in compile else None)
         if not isinstance(compile, (bool, dict)):
             raise TypeError(
-                f'compile must be a bool or a dict of torch.compile options, got {compile!r}'
+                f'compile must be a bool, a torch.compile mode or a dict, got {compile!r}'
             )
         self.compile = compile
         self._compiled_trunk = None
