@@ -36,7 +36,8 @@ stage_step() {
         --variants ${STEP_VARIANTS:-baseline bf16+cl+bal bf16+cl+bal+compile bf16+cl+bal+cg}
 }
 stage_supervised() {
-    $PY tools/analysis/bench_supervised.py --device cuda --batch 64 --frames 100 \
+    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
+        --batch 64 --frames 100 \
         --kinds mmaction ours-nchw ours-cl ${SUPERVISED_COMPILE:+ours-cl-compile}
 }
 prepare_epoch_data() {  # NTU-60-sized: 40000 clips x 2 formats, written and cached once
@@ -55,7 +56,9 @@ PYEOF
 }
 stage_epoch() {
     local variant_opts
-    if [[ -n ${EPOCH_VARIANT:-} ]]; then
+    if [[ ${EPOCH_VARIANT:-} == config ]]; then
+        variant_opts=
+    elif [[ -n ${EPOCH_VARIANT:-} ]]; then
         variant_opts=$($PY tools/analysis/variant_options.py $EPOCH_VARIANT)
     else
         variant_opts=$($PY tools/analysis/variant_options.py --best "$OUT/step.json")
@@ -63,7 +66,8 @@ stage_epoch() {
     echo "epoch variant options: $variant_opts"
     wait_data
     local start=$(date +%s.%N)
-    $PY tools/train.py $CFG --work-dir /tmp/epoch_run --cfg-options $variant_opts \
+    timeout ${EPOCH_TIMEOUT:-600} $PY tools/train.py $CFG --work-dir /tmp/epoch_run \
+        --cfg-options $variant_opts \
         "train_dataloader.dataset.ann_files.kinect25=$SYN/40000clips/kinect25.pkl" \
         "train_dataloader.dataset.ann_files.smplx42=$SYN/40000clips/smplx42.pkl" \
         "train_dataloader.dataset.cache_dir=$SYN/40000clips/cache" \
@@ -74,21 +78,17 @@ stage_epoch() {
 }
 DATA_PID=
 wait_data() { [[ -n $DATA_PID ]] && wait $DATA_PID; DATA_PID=; }
-stage_numerics() {
+stage_numerics() {  # same data, seed and format rule; eager fp32 NCHW vs bf16 channels-last
     $PY tools/data/make_demo_data.py --out-dir data/demo
-    for v in baseline optimised; do
-        local opts=(randomness.seed=0)
-        [[ $v == baseline ]] && opts+=(optim_wrapper.type=OptimWrapper model.backbone.channels_last=False)
-        [[ $v == optimised ]] && opts+=(optim_wrapper.type=AutocastOptimWrapper model.backbone.channels_last=True)
-        $PY tools/train.py configs/demo/msaimclr_demo.py --work-dir /tmp/numerics_$v --cfg-options "${opts[@]}"
-        cp /tmp/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v}_scalars.json" 2>/dev/null
+    for v in bal bf16+cl+bal; do
+        timeout ${NUMERICS_TIMEOUT:-600} $PY tools/train.py configs/demo/msaimclr_demo.py \
+            --work-dir /tmp/numerics_$v --cfg-options randomness.seed=0 \
+            $($PY tools/analysis/variant_options.py $v)
+        cp /tmp/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v}_scalars.json"
+        grep -h "knn/" /tmp/numerics_$v/*/*.log | tail -1
     done
 }
 
-if [[ " $STAGES " == *" epoch "* ]]; then
-    prepare_epoch_data > "$OUT/epoch_data.log" 2>&1 &
-    DATA_PID=$!
-fi
 for s in $STAGES; do
     echo "=== stage $s $(date +%T)"
     stage_$s 2>&1 | tee "$OUT/$s.log" | grep -v -e '^\s*$' -e Warning -e warn | tail -n 60

@@ -10,7 +10,7 @@ ann_files = dict(
 clip_len = 50
 
 train_pipeline = [
-    dict(type='SampleFormatViews', rule='random'),
+    dict(type='SampleFormatViews', rule='balanced'),
     dict(type='SampleSkeletonFrames', clip_len=clip_len),
     dict(type='GatherSkeletonViews'),
     dict(type='PackMultiSkeletonInputs'),
@@ -23,6 +23,7 @@ eval_pipeline = [
 ]
 
 train_dataloader = dict(
+    pin_memory=True,
     batch_size=32,
     num_workers=1,
     persistent_workers=True,

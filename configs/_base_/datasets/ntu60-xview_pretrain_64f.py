@@ -10,7 +10,7 @@ ann_files = dict(
 clip_len = 64
 
 train_pipeline = [
-    dict(type='SampleFormatViews', rule='random'),
+    dict(type='SampleFormatViews', rule='balanced'),
     dict(type='SampleSkeletonFrames', clip_len=clip_len),
     dict(type='GatherSkeletonViews'),
     dict(type='PackMultiSkeletonInputs'),
@@ -23,6 +23,7 @@ eval_pipeline = [
 ]
 
 train_dataloader = dict(
+    pin_memory=True,
     batch_size=128,
     num_workers=4,
     persistent_workers=True,

@@ -15,7 +15,10 @@ model = dict(
         non_blocking=True,
         move_data_samples=False,
     ),
-    backbone=dict(type='UnifiedSTGCN', formats=['kinect25']),
+    # On CUDA: channels-last trunk (channels_last=None: per device) compiled with CUDA graphs
+    # (static shapes: the 'balanced' format rule of the pretraining data); eager on a CPU.
+    # The first GPU step compiles (about 2.5 min). compile=False turns it off.
+    backbone=dict(type='UnifiedSTGCN', formats=['kinect25'], compile='reduce-overhead'),
     neck=dict(type='ProjectionNeck', in_channels=256, hid_channels=256, out_channels=128),
     head=dict(type='ContrastiveHead', temperature=0.07),
     queue_len=32768,

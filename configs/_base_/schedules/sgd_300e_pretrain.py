@@ -6,6 +6,12 @@ test_cfg = dict(type='TestLoop')
 
 param_scheduler = [dict(type='MultiStepLR', milestones=[250], gamma=0.1, by_epoch=True)]
 
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
+# bf16 autocast on CUDA (a plain float32 OptimWrapper on a CPU), without GradScaler, whose
+# found_inf read-back syncs every step; the contrastive logits and losses stay float32
+optim_wrapper = dict(
+    type='AutocastOptimWrapper',
+    dtype='bfloat16',
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
+)
 
 auto_scale_lr = dict(enable=False, base_batch_size=128)

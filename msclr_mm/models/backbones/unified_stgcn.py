@@ -254,8 +254,11 @@ class UnifiedSTGCN(BaseModule):
             attention drop; the stems stay eager), compiled on first use with the batch
             dimension dynamic, so varying format-group sizes do not recompile. A string is
             a ``torch.compile`` mode: ``'reduce-overhead'`` adds CUDA graphs, with static
-            shapes (use the ``'balanced'`` format rule so group sizes are fixed). A dict is
-            passed to ``torch.compile`` as is. Defaults to False.
+            shapes (use the ``'balanced'`` format rule so group sizes are fixed), and applies
+            to CUDA inputs only (CPU inputs run eager). A dict is passed to
+            ``torch.compile`` as is. Only training steps run compiled: evaluation (kNN
+            banks, last batches of other sizes) stays eager instead of recompiling.
+            Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -419,7 +422,7 @@ class UnifiedSTGCN(BaseModule):
             h = h.contiguous(memory_format=torch.channels_last)
         graphs = [stem.graph(i) for i in range(len(self.blocks))]
         trunk = self._trunk
-        if self.compile:
+        if self.compile and self.training and (h.is_cuda or not self._wants_cuda_graphs()):
             trunk = self._get_compiled_trunk()
             if not (isinstance(self.compile, dict) and self.compile.get('dynamic') is False):
                 torch._dynamo.maybe_mark_dynamic(h, 0)
@@ -436,6 +439,10 @@ class UnifiedSTGCN(BaseModule):
         for block, A in zip(self.blocks, graphs):
             h = block(h, A, channels_last)
         return h, (self.attention_drop(h) if drop else None)
+
+    def _wants_cuda_graphs(self) -> bool:
+        """Whether the compile mode captures CUDA graphs (then it applies to CUDA only)."""
+        return isinstance(self.compile, dict) and 'overhead' in str(self.compile.get('mode'))
 
     def _get_compiled_trunk(self):
         """``torch.compile(self._trunk)``, built on first use (not copied or pickled)."""
