@@ -84,11 +84,15 @@ stage_numerics() {  # same data, seed and format rule; eager fp32 NCHW vs bf16 c
         timeout ${NUMERICS_TIMEOUT:-600} $PY tools/train.py configs/demo/msaimclr_demo.py \
             --work-dir /tmp/numerics_$v --cfg-options randomness.seed=0 \
             $($PY tools/analysis/variant_options.py $v)
-        cp /tmp/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v}_scalars.json"
+        cp /tmp/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v//+/_}_scalars.json"
         grep -h "knn/" /tmp/numerics_$v/*/*.log | tail -1
     done
 }
 
+if [[ " $STAGES " == *" epoch "* ]]; then
+    prepare_epoch_data > "$OUT/epoch_data.log" 2>&1 &
+    DATA_PID=$!
+fi
 for s in $STAGES; do
     echo "=== stage $s $(date +%T)"
     stage_$s 2>&1 | tee "$OUT/$s.log" | grep -v -e '^\s*$' -e Warning -e warn | tail -n 60

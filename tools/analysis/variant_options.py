@@ -13,7 +13,10 @@ def variant_options(variant):
     """``--cfg-options`` strings that turn a config into ``variant`` (benchmark.py)."""
     switches = set() if variant == 'baseline' else set(variant.split('+'))
     opts = [
-        'optim_wrapper.type=' + ('AutocastOptimWrapper' if 'bf16' in switches else 'OptimWrapper'),
+        # AutocastOptimWrapper(enabled=False) is a plain OptimWrapper and, unlike a bare
+        # type=OptimWrapper, accepts the dtype key the pretraining schedules set
+        'optim_wrapper.type=AutocastOptimWrapper',
+        f'optim_wrapper.enabled={"bf16" in switches}',
         f'model.backbone.channels_last={"cl" in switches}',
     ]
     if 'cg' in switches:
