@@ -110,6 +110,14 @@ def test_ntu_config_matches_recipe(path):
         assert dict(ds.ann_files) == expected_files
         assert _pipeline_clip_lens(ds) == [frames]
     assert val.query.test_mode and not train.get('test_mode', False)
+    # the GPU speed switches (README § Speed), all no-ops on a CPU
+    assert (
+        cfg.optim_wrapper.type == 'AutocastOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
+    )
+    assert model.backbone.compile == 'reduce-overhead' and 'channels_last' not in model.backbone
+    assert train.pipeline[0] == dict(type='SampleFormatViews', rule='balanced')
+    assert cfg.train_dataloader.pin_memory
+    assert model.data_preprocessor.non_blocking and not model.data_preprocessor.move_data_samples
 
 
 @pytest.mark.parametrize(

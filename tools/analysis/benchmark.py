@@ -72,6 +72,9 @@ def parse_args(argv=None):
     parser.add_argument('--synthetic', type=int, default=None, help='synthetic clips per format')
     parser.add_argument('--synthetic-dir', default='data/synthetic', help='where to write them')
     parser.add_argument('--profile', action='store_true', help='print the top operators')
+    parser.add_argument(
+        '--compile-backend', default=None, help="torch.compile backend of 'compile' (test: eager)"
+    )
     parser.add_argument('--json-out', default=None, help='also write the report to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     args = parser.parse_args(argv)
@@ -90,8 +93,11 @@ def parse_args(argv=None):
     return args
 
 
-def variant_config(cfg, variant):
-    """A copy of ``cfg`` with the variant's switches applied (see the module doc)."""
+def variant_config(cfg, variant, compile_backend=None):
+    """A copy of ``cfg`` with the variant's switches applied (see the module doc).
+
+    ``compile_backend`` (e.g. ``'eager'``) replaces inductor for the ``compile`` switch.
+    """
     cfg = copy.deepcopy(cfg)
     if variant == 'config':
         return cfg
@@ -109,6 +115,8 @@ def variant_config(cfg, variant):
     backbone = cfg.model.backbone
     backbone['channels_last'] = 'cl' in switches
     backbone['compile'] = 'reduce-overhead' if 'cg' in switches else 'compile' in switches
+    if 'compile' in switches and compile_backend:
+        backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
         rule = t.get('rule', 'random')
         if t.get('type') == 'SampleFormatViews' and rule in ('random', 'balanced'):
@@ -203,7 +211,7 @@ def profile_steps(step, batch, device, steps=5, rows=25):
 def measure(cfg, args, variant):
     """Measure (a) and (b) for one variant; return a dict of figures."""
     device = args.device
-    cfg = variant_config(cfg, variant)
+    cfg = variant_config(cfg, variant, args.compile_backend)
     model, optim_wrapper, dataloader = build(cfg, device, args.batch_size, args.num_workers)
 
     def step(batch):
@@ -220,11 +228,12 @@ def measure(cfg, args, variant):
     first_step_s = time.perf_counter() - start
     step_s = time_steps(step, _repeat(resident), device, args.iters, args.warmup)
     backbone = cfg.model.backbone
+    compile_cfg = backbone.get('compile', False)
     result = dict(
         variant=variant,
         optim_wrapper=cfg.optim_wrapper.get('type', 'OptimWrapper'),
         channels_last=backbone.get('channels_last'),
-        compile=backbone.get('compile', False),
+        compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         batch_size=batch_size,
         first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from mmaction.structures import ActionDataSample
 from mmengine.registry import FUNCTIONS
@@ -92,3 +93,65 @@ def test_eval_pipeline_views_per_format(demo_files, cache_dir):
         np.testing.assert_array_equal(v['keypoint'], b['inputs'][f]['keypoint'])
     batch = multi_skeleton_collate([ds[i] for i in range(4)])
     assert batch['inputs']['smpl24']['smpl24']['keypoint'].shape == (4, 2, 2, 20, 24, 3)
+
+
+def candidates_sample(i, views, formats=('x', 'y')):
+    kps = {f: np.full((2, 4, 3, 3), i, np.float32) for f in formats}
+    return PackMultiSkeletonInputs()(
+        dict(
+            views={v: dict(format=tuple(formats), keypoint=kps) for v in views},
+            label=0, frame_dir=f'c{i}', formats=tuple(formats),
+        )
+    )  # fmt: skip
+
+
+def test_balanced_formats_sizes_candidates_and_errors():
+    from msclr_mm.datasets.transforms.formatting import balanced_formats
+
+    np.random.seed(0)
+    picks = balanced_formats([('y', 'x')] * 7)
+    assert picks.count('x') == 4 and picks.count('y') == 3  # sorted formats take the rest
+    three = balanced_formats([('a', 'b', 'c')] * 32)
+    assert [three.count(f) for f in 'abc'] == [11, 11, 10]
+    mixed = balanced_formats([('x',), ('x', 'y'), ('x', 'y'), ('y',)])
+    assert mixed[0] == 'x' and mixed[3] == 'y' and sorted(mixed[1:3]) == ['x', 'y']
+    with pytest.raises(ValueError, match='no candidate'):
+        balanced_formats([('x',), ()])
+
+
+def test_balanced_formats_is_uniform_per_row_over_batches():
+    from msclr_mm.datasets.transforms.formatting import balanced_formats
+
+    np.random.seed(1)
+    counts = np.zeros(6)
+    for _ in range(2000):
+        counts += np.array([f == 'x' for f in balanced_formats([('x', 'y')] * 6)])
+    assert np.all(np.abs(counts / 2000 - 0.5) < 0.05)
+
+
+def test_collate_draws_balanced_groups_with_fixed_shapes():
+    np.random.seed(0)
+    for _ in range(3):
+        batch = multi_skeleton_collate([candidates_sample(i, ('query', 'key')) for i in range(9)])
+        for view in ('query', 'key'):
+            groups = batch['inputs'][view]
+            assert {f: len(g['index']) for f, g in groups.items()} == {'x': 5, 'y': 4}
+            idx = torch.cat([g['index'] for g in groups.values()])
+            assert sorted(idx.tolist()) == list(range(9))
+            for g in groups.values():
+                assert g['index'].tolist() == sorted(g['index'].tolist())
+                for row, i in zip(g['keypoint'], g['index']):
+                    assert (row == i).all()
+
+
+def test_balanced_rule_through_the_pipeline(demo_files, cache_dir):
+    pipeline = [dict(PRETRAIN[0], rule='balanced')] + PRETRAIN[1:]
+    ds = MultiSkeletonDataset(
+        demo_files, split='xsub_train', cache_dir=cache_dir, pipeline=pipeline
+    )
+    sample = ds[0]
+    assert sample['inputs']['query']['format'] == ('kinect25', 'smpl24', 'coco17')
+    assert set(sample['inputs']['query']['keypoint']) == {'kinect25', 'smpl24', 'coco17'}
+    batch = multi_skeleton_collate([ds[i] for i in range(32)])
+    sizes = {f: len(g['index']) for f, g in batch['inputs']['key'].items()}
+    assert sizes == {'coco17': 11, 'kinect25': 11, 'smpl24': 10}

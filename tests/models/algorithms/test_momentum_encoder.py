@@ -63,3 +63,21 @@ def test_update_has_no_host_sync():
 def test_momentum_is_validated():
     with pytest.raises(ValueError, match=r'\[0, 1\)'):
         MomentumEncoder(nn.Linear(2, 2), momentum=1.0)
+
+
+def test_loaded_steps_are_reread_before_the_next_update():
+    query, ema = make_pair()
+    ema.update_parameters(query)  # step 0: copy
+    state = {k: v.clone() for k, v in ema.state_dict().items()}
+    fresh_query, fresh = make_pair(seed=1)
+    fresh.update_parameters(fresh_query)
+    fresh.load_state_dict(state)  # as a resume: steps = 1, so the next update averages
+    assert fresh._host_steps is None
+    with torch.no_grad():
+        for p in query.parameters():
+            p.add_(1.0)
+    key_before = [p.detach().clone() for p in fresh.module.parameters()]
+    fresh.update_parameters(query)
+    for pk, kb, pq in zip(fresh.module.parameters(), key_before, query.parameters()):
+        torch.testing.assert_close(pk, 0.999 * kb + 0.001 * pq, rtol=0, atol=1e-6)
+    assert int(fresh.steps) == 2 and fresh._host_steps == 2

@@ -132,3 +132,19 @@ def test_train_step_logs_every_term_and_runs_under_bf16_autocast(type_):
         out = model.loss(inputs)
     assert all(torch.isfinite(v).all() for v in out.values())
     assert model.queue.queue.dtype == torch.float32
+
+
+def test_similarities_stay_float32_under_autocast():
+    from msclr_mm.models.algorithms.base_moco import BaseMoCo
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=1)
+    k = torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=1)
+    queue = torch.nn.functional.normalize(torch.randn(8, 16, generator=g), dim=0)
+    ref_pos, ref_neg = (q * k).sum(1, keepdim=True), q @ queue
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        pos, neg = BaseMoCo.similarities(q.bfloat16(), k.bfloat16(), queue)
+    assert pos.dtype == neg.dtype == torch.float32
+    # inputs rounded to bf16 once, products in float32: far closer than a bf16 matmul
+    torch.testing.assert_close(pos, ref_pos, atol=2e-2, rtol=0)
+    torch.testing.assert_close(neg, ref_neg, atol=2e-2, rtol=0)

@@ -243,3 +243,22 @@ def test_inline_format_from_config():
     data = dict(inputs=dict(q=dict(chain3_inline=dict(keypoint=x, index=torch.tensor([0])))))
     out = pre(data, training=False)['inputs']['q']['chain3_inline']['keypoint']
     assert torch.equal(out[0, 0, 0], torch.tensor([[0.0, 0, 0], [3, 4, 5], [1, -1, -3]]))
+
+
+def test_runs_in_float32_outside_autocast():
+    plain = keypoints(aimclr(seed=3)(batch(), training=True))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        cast = keypoints(aimclr(seed=3)(batch(), training=True))
+    for key, x in plain.items():
+        assert cast[key].dtype == torch.float32
+        torch.testing.assert_close(cast[key], x)
+
+
+def test_data_samples_stay_on_the_host_when_asked():
+    pre = SkeletonDataPreprocessor(stream='joint', move_data_samples=False, non_blocking=True)
+    data = batch()
+    out = pre(data, training=False)
+    assert out['data_samples'] is data['data_samples']
+    assert out['inputs']['query']['kinect25']['keypoint'].dtype == torch.float32
+    moved = SkeletonDataPreprocessor(stream='joint')(batch(), training=False)
+    assert len(moved['data_samples']) == 6

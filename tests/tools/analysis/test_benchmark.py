@@ -45,7 +45,11 @@ def test_benchmark_compare_on_cpu(tmp_path):
         figures = report[run]
         assert figures['batch_size'] == 4
         assert figures['model_step_seq_per_s'] > 0 and figures['full_loop_seq_per_s'] > 0
-    assert report['baseline']['amp'] == 'none'
+    # the baseline switches everything off; 'config' is the config as written
+    assert report['baseline']['optim_wrapper'] == 'OptimWrapper'
+    assert report['baseline']['channels_last'] is False and report['baseline']['compile'] is False
+    assert report['optimised']['optim_wrapper'] == 'AutocastOptimWrapper'
+    assert report['optimised']['compile'] == 'reduce-overhead'  # CUDA only: eager on a CPU
     assert report['seq_per_s'] == report['optimised']['full_loop_seq_per_s']
     assert report['speedup'] > 0 and report['cpu_pipeline_ms_per_sample'] > 0
     assert report['ntu60_2formats_epoch_s'] == 80_000 / report['seq_per_s']
@@ -58,3 +62,67 @@ def test_benchmark_refuses_cuda_without_gpu():
         return
     proc = run_python([TOOL, CONFIG, '--device', 'cuda'], check=False)
     assert proc.returncode != 0 and 'no CUDA device' in proc.stderr
+
+
+def test_benchmark_variants_on_synthetic_data(tmp_path):
+    """The fast path on a CPU: bf16 autocast off, channels-last, compiled trunk, balanced."""
+    proc = run_python(
+        [
+            TOOL,
+            CONFIG,
+            '--device',
+            'cpu',
+            '--variants',
+            'baseline',
+            'cl+bal+compile',
+            '--synthetic',
+            '24',
+            '--synthetic-dir',
+            str(tmp_path / 'synthetic'),
+            '--iters',
+            '1',
+            '--warmup',
+            '0',
+            '--batch-size',
+            '6',
+            '--num-workers',
+            '0',
+            '--skip-loop',
+            '--pipeline-samples',
+            '4',
+            '--json-out',
+            str(tmp_path / 'report.json'),
+            '--compile-backend',
+            'eager',
+            '--cfg-options',
+            'model.backbone.channels=[8,16]',
+            'model.queue_len=48',
+            'model.neck.in_channels=16',
+        ],
+        cwd=tmp_path,
+        env={'OMP_NUM_THREADS': '1'},
+    )
+    report = json.loads((tmp_path / 'report.json').read_text())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
+    fast = report['variants']['cl+bal+compile']
+    assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
+    assert fast['model_step_seq_per_s'] > 0
+    assert set(report['speedup_over_baseline']) == {'cl+bal+compile'}
+    assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
+
+
+def test_variant_options_turn_a_config_into_the_variant():
+    import subprocess
+    import sys
+
+    tool = osp.join(REPO_ROOT, 'tools', 'analysis', 'variant_options.py')
+    out = subprocess.run(
+        [sys.executable, tool, 'bf16+cl+bal+cg'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'optim_wrapper.enabled=True' in out and 'model.backbone.channels_last=True' in out
+    assert 'model.backbone.compile=reduce-overhead' in out
+    assert 'train_dataloader.dataset.pipeline.0.rule=balanced' in out
+    base = subprocess.run(
+        [sys.executable, tool, 'baseline'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'optim_wrapper.enabled=False' in base and 'model.backbone.compile=False' in base

@@ -1,0 +1,100 @@
+"""The speed switches of UnifiedSTGCN compute the same function as the plain path."""
+
+import copy
+import pickle
+
+import pytest
+import torch
+
+import msclr_mm  # noqa: F401
+from msclr_mm.models.backbones import UnifiedSTGCN
+from msclr_mm.models.backbones.unified_stgcn import STGCNBlock, _SharedLeftBmm
+
+
+def rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+def test_shared_left_bmm_gradients_in_double():
+    a = torch.randn(5, 12, dtype=torch.double, requires_grad=True)
+    y = torch.randn(7, 12, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_SharedLeftBmm.apply, (a, y))
+    torch.testing.assert_close(_SharedLeftBmm.apply(a, y), a @ y)
+
+
+def test_block_channels_last_equals_nchw_forward_and_backward():
+    torch.manual_seed(0)
+    block = STGCNBlock(16, 32, 3, stride=2).double()
+    x = torch.randn(6, 16, 20, 25, dtype=torch.double, requires_grad=True)
+    A = torch.randn(3, 25, 25, dtype=torch.double, requires_grad=True)
+    y = block(x, A)
+    g = torch.randn_like(y)
+    gx, gA = torch.autograd.grad((y * g).sum(), [x, A])
+    xc = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    yc = block(xc, A, channels_last=True)
+    assert yc.is_contiguous(memory_format=torch.channels_last) and not yc.is_contiguous()
+    gxc, gAc = torch.autograd.grad((yc * g).sum(), [xc, A])
+    for fast, plain in ((yc, y), (gxc, gx), (gAc, gA)):
+        assert rel(fast, plain) < 1e-12
+
+
+def make(**kw):
+    torch.manual_seed(0)
+    return UnifiedSTGCN(formats=['kinect25', 'coco17'], dropout=0.0, **kw)
+
+
+@pytest.mark.parametrize('fmt,V', [('kinect25', 25), ('coco17', 17)])
+def test_backbone_channels_last_same_features_and_gradients(fmt, V):
+    # float64: in float32 the two summation orders differ by ~1e-6, amplified to ~1e-3 in
+    # the stem gradients by ten BatchNorms; in float64 any real difference would show
+    plain, fast = make(channels_last=False).double(), make(channels_last=True).double()
+    fast.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 2, 16, V, 3, dtype=torch.double)
+    (f1, d1), (f2, d2) = plain(x, fmt, drop=True), fast(x, fmt, drop=True)
+    assert rel(f2, f1) < 1e-10 and rel(d2, d1) < 1e-10
+    (f1.square().sum() + d1.sum()).backward()
+    (f2.square().sum() + d2.sum()).backward()
+    for (name, p1), p2 in zip(plain.named_parameters(), fast.parameters()):
+        if p1.grad is not None:  # (conv biases before a BatchNorm have zero true gradient)
+            torch.testing.assert_close(p2.grad, p1.grad, rtol=1e-7, atol=1e-9, msg=name)
+
+
+def test_channels_last_default_follows_the_device():
+    net = make()
+    assert net.channels_last is None  # None: on for CUDA inputs, off on the CPU
+    seen = []
+    net.blocks[0].register_forward_pre_hook(lambda m, args: seen.append(args[2]))
+    net(torch.randn(2, 1, 8, 25, 3), 'kinect25')
+    assert seen == [False]
+
+
+def test_compile_runs_the_trunk_compiled_in_training_only():
+    plain = make()
+    fast = make(compile=dict(backend='eager'))
+    fast.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 2, 16, 25, 3)
+    torch.testing.assert_close(fast(x, 'kinect25'), plain(x, 'kinect25'))
+    assert fast._compiled_trunk is not None
+    fast(torch.randn(5, 2, 16, 25, 3), 'kinect25').sum().backward()  # another batch size
+    assert fast.blocks[0].gcn_conv.weight.grad is not None
+    fresh = make(compile=dict(backend='eager')).eval()
+    fresh(x, 'kinect25')
+    assert fresh._compiled_trunk is None  # evaluation stays eager
+
+
+def test_compiled_trunk_is_not_copied_or_pickled():
+    net = make(compile=dict(backend='eager'))
+    net(torch.randn(2, 1, 8, 25, 3), 'kinect25')
+    assert net._compiled_trunk is not None
+    assert copy.deepcopy(net)._compiled_trunk is None
+    assert pickle.loads(pickle.dumps(net))._compiled_trunk is None
+
+
+def test_cuda_graph_mode_is_cuda_only_and_static():
+    net = make(compile='reduce-overhead')
+    assert net.compile == dict(mode='reduce-overhead', dynamic=False)
+    net(torch.randn(2, 1, 8, 25, 3), 'kinect25')  # a CPU input runs eager
+    assert net._compiled_trunk is None
+    assert make(compile='max-autotune').compile == dict(mode='max-autotune', dynamic=None)
+    with pytest.raises(TypeError, match='compile must be'):
+        make(compile=3)
