@@ -192,3 +192,25 @@ def test_subset_shares_the_store(demo_files, cache_dir):
     assert sub.num_clips == 2 and len(sub) == 6
     assert sub.get_data_info(1)['frame_dir'] == ds.get_data_info(3)['frame_dir']
     assert sub.stores['kinect25'] is ds.stores['kinect25']
+
+
+@pytest.mark.parametrize('freeze', [True, False])
+def test_workers_freeze_inherited_objects_once(demo_files, cache_dir, freeze):
+    """gc.freeze() in each worker keeps its GC from copying the parent's heap (bench_memory)."""
+    import gc
+
+    from torch.utils.data import DataLoader
+
+    ds = MultiSkeletonDataset(
+        demo_files, split='xsub_train', cache_dir=cache_dir, gc_freeze_workers=freeze
+    )
+    parent = gc.get_freeze_count()
+    loader = DataLoader(
+        ds, batch_size=4, num_workers=2, collate_fn=lambda batch: gc.get_freeze_count()
+    )
+    counts = [c for c, _ in zip(loader, range(4))]
+    assert gc.get_freeze_count() == parent  # the main process is left alone
+    if freeze:
+        assert all(c > parent for c in counts)
+    else:
+        assert counts == [parent] * 4
