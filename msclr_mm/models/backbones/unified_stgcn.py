@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmaction.registry import MODELS
+from mmengine.dist import get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -255,7 +258,8 @@ class UnifiedSTGCN(BaseModule):
             dimension dynamic, so varying format-group sizes do not recompile. A string is
             a ``torch.compile`` mode: ``'reduce-overhead'`` adds CUDA graphs, with static
             shapes (use the ``'balanced'`` format rule so group sizes are fixed), and applies
-            to CUDA inputs only (CPU inputs run eager). A dict is passed to
+            to CUDA inputs only (CPU inputs run eager) and to single-process runs (with
+            several processes the trunk is compiled without CUDA graphs). A dict is passed to
             ``torch.compile`` as is. Only training steps run compiled: evaluation (kNN
             banks, last batches of other sizes) stays eager instead of recompiling.
             Defaults to False.
@@ -448,6 +452,16 @@ class UnifiedSTGCN(BaseModule):
         """``torch.compile(self._trunk)``, built on first use (not copied or pickled)."""
         if self._compiled_trunk is None:
             options = dict(self.compile) if isinstance(self.compile, dict) else {}
+            if self._wants_cuda_graphs() and get_world_size() > 1:
+                # CUDA graphs under DDP (gradient hooks and all-reduce around replayed
+                # graphs) were never measured here: compile without them
+                options.pop('mode')
+                print_log(
+                    'UnifiedSTGCN: distributed run, compiling the trunk without CUDA graphs '
+                    "(mode 'reduce-overhead' is single-process only here)",
+                    logger='current',
+                    level=logging.WARNING,
+                )
             # one entry per (encoder copy, format, drop, train/eval): more than the default 8
             for name in ('recompile_limit', 'cache_size_limit'):
                 if hasattr(torch._dynamo.config, name):

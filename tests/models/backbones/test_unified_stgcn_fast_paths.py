@@ -98,3 +98,15 @@ def test_cuda_graph_mode_is_cuda_only_and_static():
     assert make(compile='max-autotune').compile == dict(mode='max-autotune', dynamic=None)
     with pytest.raises(TypeError, match='compile must be'):
         make(compile=3)
+
+
+def test_distributed_runs_compile_without_cuda_graphs(monkeypatch):
+    from msclr_mm.models.backbones import unified_stgcn
+
+    seen = []
+    monkeypatch.setattr(torch, 'compile', lambda fn, **options: seen.append(options) or fn)
+    monkeypatch.setattr(unified_stgcn, 'get_world_size', lambda: 2)
+    make(compile='reduce-overhead')._get_compiled_trunk()
+    monkeypatch.setattr(unified_stgcn, 'get_world_size', lambda: 1)
+    make(compile='reduce-overhead')._get_compiled_trunk()
+    assert seen == [dict(dynamic=False), dict(mode='reduce-overhead', dynamic=False)]
