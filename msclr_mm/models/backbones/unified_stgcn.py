@@ -252,7 +252,7 @@ class UnifiedSTGCN(BaseModule):
             (``(n, T, V, C)`` in memory): the 1x1 convolutions become plain GEMMs, BatchNorm
             uses its channels-last kernels and the graph product needs no layout copy (see
             :meth:`STGCNBlock.graph_product`). Same numbers either way. None (default):
-            on for CUDA inputs, off on the CPU (where it measured slower).
+            on for CUDA inputs, off on the CPU (no clear gain measured there).
         compile (bool | str | dict): ``torch.compile`` the trunk (the blocks and the
             attention drop; the stems stay eager), compiled on first use with the batch
             dimension dynamic, so varying format-group sizes do not recompile. A string is
