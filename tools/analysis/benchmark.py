@@ -52,7 +52,6 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import msclr_mm  # noqa: E402,F401
 
 NTU60_CLIPS = 40_000  # x-sub training clips, rounded, as in DESIGN.md § Speed
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal')
 
 
 def parse_args(argv=None):
@@ -86,10 +85,14 @@ def parse_args(argv=None):
             if args.compare
             else ['config']
         )
+    from variant_options import variant_settings
+
     for v in args.variants:
-        unknown = set(v.split('+')) - set(SWITCHES) if v not in ('baseline', 'config') else ()
-        if unknown:
-            parser.error(f'variant {v!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
+        if v != 'config':
+            try:
+                variant_settings(v)
+            except ValueError as e:
+                parser.error(str(e))
     return args
 
 
@@ -101,26 +104,28 @@ def variant_config(cfg, variant, compile_backend=None):
     cfg = copy.deepcopy(cfg)
     if variant == 'config':
         return cfg
-    switches = set() if variant == 'baseline' else set(variant.split('+'))
+    from variant_options import variant_settings
+
+    settings = variant_settings(variant)
     optimizer = cfg.optim_wrapper.get('optimizer')
     wrapper = dict(optimizer=optimizer)
     for key in ('clip_grad', 'accumulative_counts', 'paramwise_cfg'):
         if key in cfg.optim_wrapper:
             wrapper[key] = cfg.optim_wrapper[key]
-    if 'bf16' in switches:
+    if settings['bf16']:
         wrapper.update(type='AutocastOptimWrapper', dtype='bfloat16')
     else:
         wrapper.update(type='OptimWrapper')
     cfg.optim_wrapper = wrapper
     backbone = cfg.model.backbone
-    backbone['channels_last'] = 'cl' in switches
-    backbone['compile'] = 'reduce-overhead' if 'cg' in switches else 'compile' in switches
-    if 'compile' in switches and compile_backend:
+    backbone['channels_last'] = settings['channels_last']
+    backbone['compile'] = settings['compile']
+    if settings['compile'] is True and compile_backend:
         backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
         rule = t.get('rule', 'random')
         if t.get('type') == 'SampleFormatViews' and rule in ('random', 'balanced'):
-            t['rule'] = 'balanced' if 'bal' in switches else 'random'
+            t['rule'] = settings['rule']
     return cfg
 
 

@@ -8,24 +8,44 @@ Example:
 import argparse
 import json
 
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal')
+
+
+def variant_settings(variant):
+    """What a benchmark variant sets: the one definition ``benchmark.py`` and this tool share.
+
+    Args:
+        variant (str): ``'baseline'`` (everything off) or ``+``-joined :data:`SWITCHES`.
+
+    Returns:
+        dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
+        ``'reduce-overhead'``) and ``rule`` (the ``SampleFormatViews`` rule).
+
+    """
+    switches = set() if variant == 'baseline' else set(variant.split('+'))
+    unknown = switches - set(SWITCHES)
+    if unknown:
+        raise ValueError(f'variant {variant!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
+    return dict(
+        bf16='bf16' in switches,
+        channels_last='cl' in switches,
+        compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
+        rule='balanced' if 'bal' in switches else 'random',
+    )
+
 
 def variant_options(variant):
-    """``--cfg-options`` strings that turn a config into ``variant`` (benchmark.py)."""
-    switches = set() if variant == 'baseline' else set(variant.split('+'))
-    opts = [
+    """``--cfg-options`` strings that turn a config into ``variant`` (for ``tools/train.py``)."""
+    settings = variant_settings(variant)
+    return [
         # AutocastOptimWrapper(enabled=False) is a plain OptimWrapper and, unlike a bare
         # type=OptimWrapper, accepts the dtype key the pretraining schedules set
         'optim_wrapper.type=AutocastOptimWrapper',
-        f'optim_wrapper.enabled={"bf16" in switches}',
-        f'model.backbone.channels_last={"cl" in switches}',
+        f'optim_wrapper.enabled={settings["bf16"]}',
+        f'model.backbone.channels_last={settings["channels_last"]}',
+        f'model.backbone.compile={settings["compile"]}',
+        f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',
     ]
-    if 'cg' in switches:
-        opts.append('model.backbone.compile=reduce-overhead')
-    else:
-        opts.append(f'model.backbone.compile={"compile" in switches}')
-    rule = 'balanced' if 'bal' in switches else 'random'
-    opts.append(f'train_dataloader.dataset.pipeline.0.rule={rule}')
-    return opts
 
 
 def main():
