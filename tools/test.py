@@ -14,6 +14,7 @@ import msclr_mm  # noqa: E402,F401  (applies the stack fixes, registers the plug
 from msclr_mm.utils.runner import (  # noqa: E402
     build_runner,
     check_checkpoint_matches,
+    close_distributed,
     merge_common_args,
 )
 
@@ -68,7 +69,9 @@ def main(argv=None):
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
     check_checkpoint_matches(runner.model, args.checkpoint)
-    return runner.test()
+    metrics = runner.test()
+    close_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

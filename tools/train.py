@@ -12,7 +12,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import msclr_mm  # noqa: E402,F401  (applies the stack fixes, registers the plugin)
-from msclr_mm.utils.runner import build_runner, merge_common_args  # noqa: E402
+from msclr_mm.utils.runner import (  # noqa: E402
+    build_runner,
+    close_distributed,
+    merge_common_args,
+)
 
 
 def parse_args(argv=None):
@@ -95,6 +99,7 @@ def main(argv=None):
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 
 from .. import compat
 
-__all__ = ['DictAction', 'build_runner', 'merge_common_args']
+__all__ = ['DictAction', 'build_runner', 'close_distributed', 'merge_common_args']
 
 
 def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -133,3 +133,21 @@ def check_checkpoint_matches(model, checkpoint: str, max_keys: int = 8) -> None:
     if extra:
         lines.append(f'the checkpoint has {len(extra)} keys the model lacks: {listed(extra)}')
     raise SystemExit('\n  '.join(lines))
+
+
+def close_distributed() -> None:
+    """Wait for every rank, then destroy the default process group (no-op when none).
+
+    A process that exits with its gloo process group alive lets the interpreter tear the
+    group's C++ worker threads down during static destruction; with torch 2.13 that aborts a
+    rank now and then (``terminate called without an active exception``, SIGABRT) after a
+    run that finished, so ``torchrun`` reports the job failed. ``tools/train.py`` and
+    ``tools/test.py`` call this after a run that returned normally; the barrier keeps a
+    fast rank from destroying the group while a slow one still talks to it.
+    """
+    import torch.distributed as torch_dist
+
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()

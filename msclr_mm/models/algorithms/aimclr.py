@@ -34,7 +34,8 @@ class AimCLR(BaseMoCo):
       (:func:`ddm_loss`) of ``q_e`` / ``q_ed``'s distribution over ``[k, queue]``
       against ``q``'s (detached). Both use the head's temperature.
 
-    Logged: ``pos_sim`` / ``neg_sim`` of ``q``, and ``mining`` (1.0 while mining).
+    Logged: ``pos_sim`` / ``neg_sim`` / ``nce_acc`` of ``q`` (see
+    :meth:`BaseMoCo.similarity_logs`), and ``mining`` (1.0 while mining).
 
     Mining starts after epoch ``mining_epoch``: it is on when the current 0-based epoch
     ``> mining_epoch``, the reference's ``epoch <= mining_epoch -> plain`` rule, so the same
@@ -104,10 +105,12 @@ class AimCLR(BaseMoCo):
         q_e, q_ed = self.embed(self.extreme_view, inputs, num, drop=True)
         self.update_key_encoder()
         k = self.embed_key(self.key_view, inputs, num)
+        ids = self.clip_ids(data_samples, k.device)
+        own = self.own_keys(ids)
         negatives = self.queue.negatives()
-        pos, neg = self.similarities(q, k, negatives)
-        pos_e, neg_e = self.similarities(q_e, k, negatives)
-        pos_ed, neg_ed = self.similarities(q_ed, k, negatives)
+        pos, neg = self.similarities(q, k, negatives, own)
+        pos_e, neg_e = self.similarities(q_e, k, negatives, own)
+        pos_ed, neg_ed = self.similarities(q_ed, k, negatives, own)
         mining = self.mining_active()
         mask = self.neighbour_mask(neg, neg_e, neg_ed) if mining else None
         logits = self.head.logits(pos, neg)
@@ -116,10 +119,7 @@ class AimCLR(BaseMoCo):
             loss_ddm_extreme=self.ddm_weight * ddm_loss(logits, self.head.logits(pos_e, neg_e)),
             loss_ddm_drop=self.ddm_weight * ddm_loss(logits, self.head.logits(pos_ed, neg_ed)),
         )
-        self.queue.enqueue(k)
-        losses.update(
-            pos_sim=pos.detach().mean(),
-            neg_sim=neg.detach().mean(),
-            mining=torch.tensor(float(mining), device=q.device),
-        )
+        self.queue.enqueue(k, ids)
+        losses.update(self.similarity_logs(pos, neg, own))
+        losses.update(mining=torch.tensor(float(mining), device=q.device))
         return losses

@@ -18,6 +18,10 @@ from .negative_queue import NegativeQueue
 
 BatchInputs = Mapping[str, ViewInputs]
 
+#: Similarity given to excluded queue entries: far below any cosine, so ``exp(s / T)`` is 0,
+#: yet finite, so that a KL term's ``0 * log p`` stays 0 (AimCLR's DDM loss).
+EXCLUDED_SIMILARITY = -1e4
+
 
 class BaseMoCo(BaseModel):
     """MoCo v2 over the multi-skeleton batch contract: the base of every algorithm here.
@@ -49,6 +53,14 @@ class BaseMoCo(BaseModel):
         momentum (float): Key encoder momentum in MoCo's convention. Defaults to 0.999.
         query_view (str): View encoded by the query encoder. Defaults to ``'query'``.
         key_view (str): View encoded by the key encoder. Defaults to ``'key'``.
+        exclude_own_keys (bool): Leave a clip's own earlier keys out of its negatives. The
+            queue then stores the clip id (``sample_idx``) of each key, and queue entries
+            written by the query's clip get no weight in the InfoNCE denominator (nor in
+            AimCLR's mining). Matters when the queue is longer than an epoch (small data:
+            a queue of 512 over 120 clips x 3 formats holds every clip about 4 times, all
+            pushed away from their own query); a no-op in effect on NTU-sized data.
+            Needs data samples with ``sample_idx`` (``PackMultiSkeletonInputs`` sets it).
+            Defaults to False (MoCo, and the reference code).
         data_preprocessor (dict | nn.Module, optional): Usually
             ``dict(type='SkeletonDataPreprocessor', ...)``. Defaults to None (mmengine's
             ``BaseDataPreprocessor``: moves the batch to the device, nothing else).
@@ -66,6 +78,7 @@ class BaseMoCo(BaseModel):
         momentum: float = 0.999,
         query_view: str = 'query',
         key_view: str = 'key',
+        exclude_own_keys: bool = False,
         data_preprocessor: Union[dict, nn.Module, None] = None,
         init_cfg: Union[dict, List[dict], None] = None,
     ) -> None:
@@ -76,9 +89,10 @@ class BaseMoCo(BaseModel):
         self.neck = MODELS.build(neck or dict(type='ProjectionNeck', out_channels=feat_dim))
         self.head = MODELS.build(head or dict(type='ContrastiveHead'))
         self.encoder_k = MomentumEncoder(self._query_encoder(), momentum=momentum)
-        self.queue = NegativeQueue(feat_dim, queue_len)
+        self.queue = NegativeQueue(feat_dim, queue_len, track_ids=exclude_own_keys)
         self.query_view = query_view
         self.key_view = key_view
+        self.exclude_own_keys = exclude_own_keys
 
     def begin_step(self) -> None:
         """Mark a new training step for CUDA-graph trees (a compiled, graphed trunk).
@@ -191,9 +205,43 @@ class BaseMoCo(BaseModel):
             return len(data_samples)
         return sum(group_sizes(self._view(inputs, self.key_view), self.key_view).values())
 
+    def clip_ids(
+        self, data_samples: Sequence[ActionDataSample] | None, device: torch.device
+    ) -> torch.Tensor | None:
+        """The clips' ``sample_idx`` as ``(N,)`` int64 on ``device``; None unless needed.
+
+        Only ``exclude_own_keys`` needs them. Raises a ValueError naming the sample when
+        a data sample lacks ``sample_idx``.
+        """
+        if not self.exclude_own_keys:
+            return None
+        if data_samples is None:
+            raise ValueError(
+                f'{type(self).__name__}(exclude_own_keys=True) needs the data samples (their '
+                "'sample_idx'); the batch came without them"
+            )
+        ids = []
+        for row, sample in enumerate(data_samples):
+            meta = getattr(sample, 'metainfo', {})
+            if 'sample_idx' not in meta:
+                raise ValueError(
+                    f"data sample {row} ({meta.get('frame_dir', '?')!r}) has no 'sample_idx' "
+                    f'in its metainfo; {type(self).__name__}(exclude_own_keys=True) needs it '
+                    "(PackMultiSkeletonInputs keeps it when 'sample_idx' is in its meta_keys)"
+                )
+            ids.append(int(meta['sample_idx']))
+        return torch.tensor(ids, dtype=torch.long).to(device, non_blocking=True)
+
+    def own_keys(self, ids: torch.Tensor | None) -> torch.Tensor | None:
+        """``(N, K)`` bool mask of the queue entries of each clip's own earlier keys, or None."""
+        return None if ids is None else self.queue.own_mask(ids)
+
     @staticmethod
     def similarities(
-        q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor
+        q: torch.Tensor,
+        k: torch.Tensor,
+        negatives: torch.Tensor,
+        exclude: torch.Tensor | None = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Cosine similarities of queries with their key and with the queue.
 
@@ -201,6 +249,8 @@ class BaseMoCo(BaseModel):
             q (torch.Tensor): Queries ``(N, D)``, normalised.
             k (torch.Tensor): Keys ``(N, D)``, normalised.
             negatives (torch.Tensor): Queue ``(D, K)``.
+            exclude (torch.Tensor, optional): ``(N, K)`` bool; those entries get
+                :data:`EXCLUDED_SIMILARITY` (no weight in a softmax). Defaults to None.
 
         Returns:
             tuple[torch.Tensor, torch.Tensor]: ``pos (N, 1)`` and ``neg (N, K)``, float32.
@@ -212,7 +262,36 @@ class BaseMoCo(BaseModel):
             q = q.float()
             pos = (q * k.float()).sum(dim=1, keepdim=True)
             neg = q @ negatives.float()
+        if exclude is not None:
+            neg = neg.masked_fill(exclude, EXCLUDED_SIMILARITY)
         return pos, neg
+
+    @staticmethod
+    def similarity_logs(
+        pos: torch.Tensor, neg: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> Dict[str, torch.Tensor]:
+        """Logged scalars of one branch (detached, no host synchronisation).
+
+        Args:
+            pos (torch.Tensor): ``(N, 1)`` similarities to the keys.
+            neg (torch.Tensor): ``(N, K)`` similarities to the queue.
+            exclude (torch.Tensor, optional): ``(N, K)`` bool, entries left out of
+                ``neg_sim``. Defaults to None.
+
+        Returns:
+            dict[str, torch.Tensor]: ``pos_sim`` (mean positive cosine), ``neg_sim`` (mean
+            cosine to the counted queue entries) and ``nce_acc`` (fraction of queries whose
+            key beats every counted queue entry: whether instances are told apart).
+
+        """
+        pos, neg = pos.detach(), neg.detach()
+        if exclude is None:
+            neg_sim = neg.mean()
+        else:
+            kept = ~exclude
+            neg_sim = neg.masked_fill(exclude, 0.0).sum() / kept.sum().clamp(min=1)
+        nce_acc = (pos[:, 0] > neg.max(dim=1).values).float().mean()
+        return dict(pos_sim=pos.mean(), neg_sim=neg_sim, nce_acc=nce_acc)
 
     # ------------------------------------------------------------------ mmengine API
     def loss(

@@ -153,8 +153,10 @@ class SkeleMixCLR(BaseMoCo):
         mixed = self.mixed_features(inputs)
         self.update_key_encoder()
         k = self.embed_key(self.key_view, inputs, num)
+        ids = self.clip_ids(data_samples, k.device)
+        own = self.own_keys(ids)
         negatives = self.queue.negatives()
-        pos, neg = self.similarities(q, k, negatives)
+        pos, neg = self.similarities(q, k, negatives, own)
         losses = dict(loss_nce=self.head.loss(pos, neg))
         if mixed is None:
             zero = q.sum() * 0.0
@@ -163,16 +165,18 @@ class SkeleMixCLR(BaseMoCo):
             trimmed, truncated, rows, partners = mixed
             p = F.normalize(self.neck(trimmed), dim=1)
             c = F.normalize(self.neck(truncated), dim=1)
-            k_p = k[partners.to(k.device)]
-            k_c = k[rows.to(k.device)]
-            pos_p, neg_p = self.similarities(p, k_p, negatives)
-            pos_c, neg_c = self.similarities(c, k_c, negatives)
+            partners, rows = partners.to(k.device), rows.to(k.device)
+            k_p, k_c = k[partners], k[rows]
+            own_p = None if ids is None else self.own_keys(ids[partners])
+            own_c = None if ids is None else self.own_keys(ids[rows])
+            pos_p, neg_p = self.similarities(p, k_p, negatives, own_p)
+            pos_c, neg_c = self.similarities(c, k_c, negatives, own_c)
             neg_p = torch.cat([neg_p, (p * c.detach()).sum(1, keepdim=True)], dim=1)
             neg_c = torch.cat([neg_c, (c * p.detach()).sum(1, keepdim=True)], dim=1)
             losses.update(
                 loss_trimmed=self.mix_weight * self.head.loss(pos_p, neg_p),
                 loss_truncated=self.mix_weight * self.head.loss(pos_c, neg_c),
             )
-        self.queue.enqueue(k)
-        losses.update(pos_sim=pos.detach().mean(), neg_sim=neg.detach().mean())
+        self.queue.enqueue(k, ids)
+        losses.update(self.similarity_logs(pos, neg, own))
         return losses

@@ -17,7 +17,8 @@ class SkeletonCLR(BaseMoCo):
 
     Losses per step: ``loss_nce``, InfoNCE of the query against its key and the queue.
     Logged: ``pos_sim`` and ``neg_sim``, the mean cosine similarity of the queries with
-    their keys and with the queue. When the query and key of a clip come from different
+    their keys and with the queue, and ``nce_acc``, the fraction of queries whose key is
+    closer than every queued negative (:meth:`BaseMoCo.similarity_logs`). When the query and key of a clip come from different
     skeleton formats (set by the data pipeline), this is MS-SkeletonCLR.
 
     Args:
@@ -33,8 +34,10 @@ class SkeletonCLR(BaseMoCo):
         q = self.embed(self.query_view, inputs, num)
         self.update_key_encoder()
         k = self.embed_key(self.key_view, inputs, num)
-        pos, neg = self.similarities(q, k, self.queue.negatives())
+        ids = self.clip_ids(data_samples, k.device)
+        own = self.own_keys(ids)
+        pos, neg = self.similarities(q, k, self.queue.negatives(), own)
         losses = dict(loss_nce=self.head.loss(pos, neg))
-        self.queue.enqueue(k)
-        losses.update(pos_sim=pos.detach().mean(), neg_sim=neg.detach().mean())
+        self.queue.enqueue(k, ids)
+        losses.update(self.similarity_logs(pos, neg, own))
         return losses

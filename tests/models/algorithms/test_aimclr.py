@@ -56,6 +56,7 @@ def test_losses_match_reference_formulas_before_mining(epoch):
         'loss_ddm_drop',
         'pos_sim',
         'neg_sim',
+        'nce_acc',
         'mining',
     }
     logits = logits_of(q, k, queue)

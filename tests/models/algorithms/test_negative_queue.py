@@ -69,3 +69,29 @@ def test_negatives_is_a_detached_copy():
     q.enqueue(torch.ones(2, 3))
     torch.testing.assert_close(neg, before)
     assert not neg.requires_grad
+
+
+def test_track_ids_writes_clip_ids_beside_keys_and_masks_own_entries():
+    q = NegativeQueue(dim=4, length=5, track_ids=True)
+    assert set(q.state_dict()) == {'queue', 'ptr', 'ids'} and q.ids.tolist() == [-1] * 5
+    q.enqueue(unit(3, 4, 0), torch.tensor([7, 8, 9]))
+    with no_host_sync():
+        q.enqueue(unit(3, 4, 1), torch.tensor([1, 7, 2]))  # wraps: columns 3, 4, 0
+    assert q.ids.tolist() == [2, 8, 9, 1, 7]
+    mask = q.own_mask(torch.tensor([7, 3, 2]))
+    assert mask.tolist() == [
+        [False, False, False, False, True],
+        [False] * 5,
+        [True, False, False, False, False],
+    ]
+
+
+def test_track_ids_refuses_missing_or_unexpected_ids():
+    with pytest.raises(ValueError, match='needs the clip ids'):
+        NegativeQueue(dim=3, length=4, track_ids=True).enqueue(unit(2, 3, 0))
+    with pytest.raises(ValueError, match='track_ids=False'):
+        NegativeQueue(dim=3, length=4).enqueue(unit(2, 3, 0), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r'ids must be \(2,\)'):
+        NegativeQueue(dim=3, length=4, track_ids=True).enqueue(unit(2, 3, 0), torch.tensor([0]))
+    with pytest.raises(RuntimeError, match='track_ids=True'):
+        NegativeQueue(dim=3, length=4).own_mask(torch.tensor([0]))

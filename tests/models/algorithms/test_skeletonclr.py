@@ -28,7 +28,7 @@ def test_loss_equals_per_sample_hand_computation_across_formats():
     logits = torch.cat([pos, neg], 1) / 0.07
     expected = F.cross_entropy(logits, torch.zeros(N, dtype=torch.long))
     out = model.loss(inputs, [None] * N)
-    assert set(out) == {'loss_nce', 'pos_sim', 'neg_sim'}
+    assert set(out) == {'loss_nce', 'pos_sim', 'neg_sim', 'nce_acc'}
     torch.testing.assert_close(out['loss_nce'], expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out['pos_sim'], pos.mean(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out['neg_sim'], neg.mean(), rtol=1e-5, atol=1e-6)
@@ -72,7 +72,7 @@ def test_gradients_reach_the_query_encoder_only_and_key_encoder_moves_by_momentu
 def test_forward_modes_and_errors():
     model = build()
     inputs, _, _ = batch()
-    assert set(model(inputs, None, mode='loss')) == {'loss_nce', 'pos_sim', 'neg_sim'}
+    assert set(model(inputs, None, mode='loss')) == {'loss_nce', 'pos_sim', 'neg_sim', 'nce_acc'}
     feats = model(inputs, mode='tensor')
     idx, f = feats['query']['kinect25']
     assert f.shape == (3, 16) and idx.tolist() == [3, 2, 0]
@@ -148,3 +148,64 @@ def test_similarities_stay_float32_under_autocast():
     # inputs rounded to bf16 once, products in float32: far closer than a bf16 matmul
     torch.testing.assert_close(pos, ref_pos, atol=2e-2, rtol=0)
     torch.testing.assert_close(neg, ref_neg, atol=2e-2, rtol=0)
+
+
+def samples(ids):
+    from mmaction.structures import ActionDataSample
+
+    out = []
+    for i in ids:
+        s = ActionDataSample()
+        s.set_metainfo(dict(sample_idx=i, frame_dir=f'clip{i}'))
+        out.append(s)
+    return out
+
+
+def test_exclude_own_keys_drops_a_clips_earlier_keys_from_its_negatives():
+    model = build(exclude_own_keys=True, queue_len=16)
+    model.eval()
+    model.update_key_encoder()
+    ids = [3, 4, 5, 6, 7, 8]
+    first, _, _ = batch(seed=0)
+    model.loss(first, samples(ids))  # the queue now holds these clips' keys, columns 0-5
+    assert model.queue.ids[:N].tolist() == ids
+    inputs, q_raw, k_raw = batch(seed=1)
+    ids2 = [4, 40, 41, 42, 43, 3]  # clip 4 (column 1) and clip 3 (column 0) come back
+    negatives = model.queue.negatives()
+    state = {k: v.clone() for k, v in model.state_dict().items() if k != 'queue.ids'}
+    with torch.no_grad():
+        q = torch.stack([embed_one(model, q_raw[f][i], f) for i, f in enumerate(Q_FMT)])
+        k = torch.stack([embed_one(model, k_raw[f][i], f, key=True) for i, f in enumerate(K_FMT)])
+    pos = (q * k).sum(1, keepdim=True)
+    neg = q @ negatives
+    own = torch.zeros_like(neg, dtype=torch.bool)
+    own[0, 1] = own[5, 0] = True
+    logits = torch.cat([pos, neg.masked_fill(own, float('-inf'))], 1) / 0.07
+    expected = F.cross_entropy(logits, torch.zeros(N, dtype=torch.long))
+    out = model.loss(inputs, samples(ids2))
+    torch.testing.assert_close(out['loss_nce'], expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out['neg_sim'], neg[~own].mean(), rtol=1e-5, atol=1e-6)
+    acc = (pos[:, 0] > neg.masked_fill(own, -2).max(1).values).float().mean()
+    torch.testing.assert_close(out['nce_acc'], acc)
+    # without the option the same step counts the clips' own keys as negatives
+    plain = build(queue_len=16)
+    plain.load_state_dict(state, strict=True)
+    plain.eval()
+    full = torch.cat([pos, neg], 1) / 0.07
+    torch.testing.assert_close(
+        plain.loss(inputs, samples(ids2))['loss_nce'],
+        F.cross_entropy(full, torch.zeros(N, dtype=torch.long)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_exclude_own_keys_names_the_sample_without_sample_idx():
+    model = build(exclude_own_keys=True)
+    inputs, _, _ = batch()
+    bad = samples(range(N))
+    bad[2] = type(bad[2])(metainfo=dict(frame_dir='S001A002'))
+    with pytest.raises(ValueError, match=r"data sample 2 \('S001A002'\) has no 'sample_idx'"):
+        model.loss(inputs, bad)
+    with pytest.raises(ValueError, match='needs the data samples'):
+        model.loss(inputs, None)
