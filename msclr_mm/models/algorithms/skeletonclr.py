@@ -18,8 +18,9 @@ class SkeletonCLR(BaseMoCo):
     Losses per step: ``loss_nce``, InfoNCE of the query against its key and the queue.
     Logged: ``pos_sim`` and ``neg_sim``, the mean cosine similarity of the queries with
     their keys and with the queue, and ``nce_acc``, the fraction of queries whose key is
-    closer than every queued negative (:meth:`BaseMoCo.similarity_logs`). When the query and key of a clip come from different
-    skeleton formats (set by the data pipeline), this is MS-SkeletonCLR.
+    closer than every queued negative (:meth:`BaseMoCo.similarity_logs`). When the query
+    and key of a clip come from different skeleton formats (set by the data pipeline),
+    this is MS-SkeletonCLR.
 
     Args:
         **kwargs: See :class:`BaseMoCo`.
