@@ -103,7 +103,14 @@ def test_loss_matches_hand_computation_and_groups_of_one_do_not_mix(monkeypatch)
     queue = model.queue.negatives()
     out = model.loss(inputs)
     assert calls == [('smpl24', 4, 12)]
-    assert set(out) == {'loss_nce', 'loss_trimmed', 'loss_truncated', 'pos_sim', 'neg_sim', 'nce_acc'}
+    assert set(out) == {
+        'loss_nce',
+        'loss_trimmed',
+        'loss_truncated',
+        'pos_sim',
+        'neg_sim',
+        'nce_acc',
+    }
 
     with torch.no_grad():
         k = torch.stack([embed_one(model, k_raw[fm][i], fm, key=True) for i, fm in enumerate(fm_k)])
