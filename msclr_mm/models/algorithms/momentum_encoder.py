@@ -35,7 +35,10 @@ class MomentumEncoder(ExponentialMovingAverage):
     ) -> None:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f'MoCo momentum must be in [0, 1), got {momentum}')
-        super().__init__(model, momentum=1.0 - momentum, interval=1, device=device)
+        # mmengine refuses momentum 1 (m = 0: the key encoder copies the query encoder every
+        # step) and warns above 0.5; the value is only used by ``update_parameters`` below
+        super().__init__(model, momentum=0.5, interval=1, device=device)
+        self.momentum = 1.0 - momentum
         self.moco_momentum = momentum
         self._host_steps: int | None = None
 

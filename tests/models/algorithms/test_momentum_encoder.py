@@ -81,3 +81,14 @@ def test_loaded_steps_are_reread_before_the_next_update():
     for pk, kb, pq in zip(fresh.module.parameters(), key_before, query.parameters()):
         torch.testing.assert_close(pk, 0.999 * kb + 0.001 * pq, rtol=0, atol=1e-6)
     assert int(fresh.steps) == 2 and fresh._host_steps == 2
+
+
+def test_momentum_zero_copies_the_query_encoder_every_step():
+    torch.manual_seed(0)
+    query = nn.Linear(3, 4)
+    ema = MomentumEncoder(query, momentum=0.0)  # mmengine's own EMA refuses this value
+    ema.update_parameters(query)
+    with torch.no_grad():
+        query.weight.mul_(2.0)
+    ema.update_parameters(query)
+    assert torch.equal(ema.module.weight, query.weight)
