@@ -87,10 +87,20 @@ def merge_args(cfg, args):
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    if cfg.get('randomness', None) is None:
+    # a flag given on the command line wins over the config's ``randomness`` (mmaction2's
+    # train.py would silently keep a config's seed=0 under --seed 1)
+    randomness = cfg.get('randomness', None)
+    if randomness is None:
         cfg.randomness = dict(
             seed=args.seed, diff_rank_seed=args.diff_rank_seed, deterministic=args.deterministic
         )
+    else:
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        if args.diff_rank_seed:
+            randomness['diff_rank_seed'] = True
+        if args.deterministic:
+            randomness['deterministic'] = True
     return merge_common_args(cfg, args)
 
 

@@ -1,0 +1,25 @@
+"""``tools/train.py``'s flags over the config: ``--seed`` and friends."""
+
+from mmengine.config import Config
+
+from tools.train import merge_args, parse_args
+
+
+def merged(cfg_text, tmp_path, *flags):
+    path = tmp_path / 'cfg.py'
+    path.write_text(cfg_text)
+    args = parse_args([str(path), *flags])
+    return merge_args(Config.fromfile(str(path)), args)
+
+
+def test_seed_flag_overrides_the_configs_randomness(tmp_path):
+    text = "randomness = dict(seed=0, deterministic=False)\n"
+    cfg = merged(text, tmp_path, '--seed', '1', '--deterministic')
+    assert cfg.randomness.seed == 1 and cfg.randomness.deterministic is True
+    cfg = merged(text, tmp_path)  # no flag: the config's seed stays
+    assert cfg.randomness.seed == 0 and cfg.randomness.deterministic is False
+
+
+def test_seed_flag_without_config_randomness(tmp_path):
+    cfg = merged('x = 1\n', tmp_path, '--seed', '3', '--diff-rank-seed')
+    assert cfg.randomness == dict(seed=3, diff_rank_seed=True, deterministic=False)
