@@ -173,6 +173,13 @@ def test_demo_config(path):
     assert cfg.val_dataloader.dataset.query.split == 'xsub_val'
     assert cfg.default_hooks.checkpoint.save_best == 'knn/top1'
     assert cfg.randomness.seed == 0
+    # the short-schedule MoCo settings measured on the demo (README "Results")
+    model = cfg.model
+    assert (model.momentum, model.queue_len, model.exclude_own_keys) == (0.99, 256, True)
+    assert model.head.temperature == 0.2 and model.backbone.dropout == 0.0
+    assert cfg.train_cfg.max_epochs == 30 and cfg.optim_wrapper.optimizer.lr == 0.01
+    if base_algo == 'aimclr':
+        assert model.mining_epoch == 20
 
 
 DRIVER = textwrap.dedent(
