@@ -13,7 +13,7 @@ def merged(cfg_text, tmp_path, *flags):
 
 
 def test_seed_flag_overrides_the_configs_randomness(tmp_path):
-    text = "randomness = dict(seed=0, deterministic=False)\n"
+    text = 'randomness = dict(seed=0, deterministic=False)\n'
     cfg = merged(text, tmp_path, '--seed', '1', '--deterministic')
     assert cfg.randomness.seed == 1 and cfg.randomness.deterministic is True
     cfg = merged(text, tmp_path)  # no flag: the config's seed stays
