@@ -35,6 +35,7 @@ train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
         dict(type='PackMultiSkeletonInputs')]))
 train_cfg = dict(max_epochs=3, val_interval=100)
 param_scheduler = [dict(type='MultiStepLR', milestones=[2], gamma=0.1, by_epoch=True)]
+optim_wrapper = dict(optimizer=dict(lr=0.05))
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, save_best=None))
 """
 
