@@ -15,6 +15,7 @@ from msclr_mm.utils.runner import (  # noqa: E402
     build_runner,
     check_checkpoint_matches,
     close_distributed,
+    exit_now,
     merge_common_args,
 )
 
@@ -70,7 +71,8 @@ def main(argv=None):
     runner = build_runner(args, merge_args)
     check_checkpoint_matches(runner.model, args.checkpoint)
     metrics = runner.test()
-    close_distributed()
+    if close_distributed():
+        exit_now(0)  # a finished gloo run: skip the teardown that may abort (see exit_now)
     return metrics
 
 

@@ -15,6 +15,7 @@ import msclr_mm  # noqa: E402,F401  (applies the stack fixes, registers the plug
 from msclr_mm.utils.runner import (  # noqa: E402
     build_runner,
     close_distributed,
+    exit_now,
     merge_common_args,
 )
 
@@ -105,12 +106,17 @@ def merge_args(cfg, args):
 
 
 def main(argv=None):
-    """Entry point: read the config, merge flags, build the runner, train."""
+    """Entry point: read the config, merge flags, build the runner, train.
+
+    Returns:
+        bool: True after a distributed gloo run (its process group closed).
+    """
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
     runner.train()
-    close_distributed()
+    return close_distributed()
 
 
 if __name__ == '__main__':
-    main()
+    if main():
+        exit_now(0)  # a finished gloo run: skip the teardown that may abort (see exit_now)

@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 
 from .. import compat
 
-__all__ = ['DictAction', 'build_runner', 'close_distributed', 'merge_common_args']
+__all__ = ['DictAction', 'build_runner', 'close_distributed', 'exit_now', 'merge_common_args']
 
 
 def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -135,7 +135,7 @@ def check_checkpoint_matches(model, checkpoint: str, max_keys: int = 8) -> None:
     raise SystemExit('\n  '.join(lines))
 
 
-def close_distributed() -> None:
+def close_distributed() -> bool:
     """Wait for every rank, then destroy the default process group (no-op when none).
 
     A process that exits with its gloo process group alive lets the interpreter tear the
@@ -144,10 +144,40 @@ def close_distributed() -> None:
     run that finished, so ``torchrun`` reports the job failed. ``tools/train.py`` and
     ``tools/test.py`` call this after a run that returned normally; the barrier keeps a
     fast rank from destroying the group while a slow one still talks to it.
+
+    Returns:
+        bool: True when a gloo group was closed (the caller may then leave with
+        :func:`exit_now`, since the abort still happens, rarer, after the group is gone).
     """
     import torch.distributed as torch_dist
 
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
-        return
+        return False
+    gloo = torch_dist.get_backend() == 'gloo'
     torch_dist.barrier()
     torch_dist.destroy_process_group()
+    return gloo
+
+
+def exit_now(code: int = 0) -> None:
+    """Flush the logs and standard streams, then end the process without interpreter teardown.
+
+    For the end of a finished gloo run only (``tools/train.py`` / ``tools/test.py`` run as
+    scripts): after :func:`close_distributed` a rank still aborted at exit in about 1 of 30
+    two-process runs on the development machine (torch 2.13), inside the interpreter's
+    teardown, after every checkpoint and log was written. ``os._exit`` skips that teardown;
+    the logging handlers and ``sys.stdout`` / ``sys.stderr`` are flushed first.
+
+    Args:
+        code (int): Exit status. Defaults to 0.
+    """
+    import logging
+    import sys
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
