@@ -65,16 +65,25 @@ def merge_args(cfg, args):
     return merge_common_args(cfg, args)
 
 
-def main(argv=None):
-    """Entry point: read the config, merge flags, build the runner, test."""
+def run(argv=None):
+    """Read the config, merge flags, build the runner, test, close a process group.
+
+    Returns:
+        tuple: ``(metrics, closed_gloo)``: the evaluator's dict, and True after a
+        distributed gloo run (its process group closed).
+    """
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
     check_checkpoint_matches(runner.model, args.checkpoint)
     metrics = runner.test()
-    if close_distributed():
-        exit_now(0)  # a finished gloo run: skip the teardown that may abort (see exit_now)
-    return metrics
+    return metrics, close_distributed()
+
+
+def main(argv=None):
+    """Entry point for library callers: :func:`run`'s metrics; the process keeps running."""
+    return run(argv)[0]
 
 
 if __name__ == '__main__':
-    main()
+    if run()[1]:
+        exit_now(0)  # a finished gloo run: skip the teardown that may abort (see exit_now)
