@@ -1,6 +1,6 @@
 # MS-SkeleMixCLR on the demo data: three skeleton conventions of the same clips (kinect25 3D,
 # smpl24 3D, coco17 2D) as views; query and key formats drawn at random per sample.
-# Sized for a few minutes on 2 CPU cores (30 epochs of 11 iterations, batch 32, 32 frames;
+# Sized for a few minutes on 2 CPU cores (30 epochs of 22 iterations, batch 16, 32 frames;
 # momentum 0.99, queue 256 without own keys, temperature 0.2, lr 0.01, no dropout);
 # kNN validation (xsub_val against xsub_train) every 10 epochs.
 _base_ = [

@@ -178,6 +178,7 @@ def test_demo_config(path):
     assert (model.momentum, model.queue_len, model.exclude_own_keys) == (0.99, 256, True)
     assert model.head.temperature == 0.2 and model.backbone.dropout == 0.0
     assert cfg.train_cfg.max_epochs == 30 and cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.train_dataloader.batch_size == 16
     if base_algo == 'aimclr':
         assert model.mining_epoch == 20
 
