@@ -16,6 +16,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from msclr_mm.skeletons import SkeletonFormat, get_format
 
 from .attention_drop import EnergyAttentionDrop
+from .grouped_norm import (
+    GroupLayout,
+    LayoutTensors,
+    grouped_batch_norm,
+    layout_tensors,
+    pack_layout,
+)
 
 FormatSpec = Union[str, Dict[str, Any], SkeletonFormat]
 
@@ -139,7 +146,11 @@ class STGCNBlock(nn.Module):
         return torch.einsum('nkctv,kvw->nctw', y.view(n, k, c, t, v), A)
 
     def forward(
-        self, x: torch.Tensor, A: torch.Tensor, channels_last: bool = False
+        self,
+        x: torch.Tensor,
+        A: torch.Tensor,
+        channels_last: bool = False,
+        groups: Tuple[GroupLayout, LayoutTensors] | None = None,
     ) -> torch.Tensor:
         """Run the block.
 
@@ -148,16 +159,28 @@ class STGCNBlock(nn.Module):
             A (torch.Tensor): ``(K, V, V)`` adjacency (already weighted by importance).
             channels_last (bool): ``x`` is in channels-last memory format; keep it so.
                 Defaults to False.
+            groups (tuple[GroupLayout, LayoutTensors], optional): ``x`` packs several
+                groups (see :mod:`.grouped_norm`); every BatchNorm then takes statistics
+                per group. Defaults to None (one batch).
 
         Returns:
             torch.Tensor: ``(B, C_out, T', V)``.
 
         """
-        y = self.relu(self.gcn_bn(self.graph_product(self.gcn_conv(x), A, channels_last)))
-        y = self.drop(self.tcn_bn(self.tcn_conv(y)))
-        if self.residual is not None:
+        y = self._norm(self.gcn_bn, self.graph_product(self.gcn_conv(x), A, channels_last), groups)
+        y = self.drop(self._norm(self.tcn_bn, self.tcn_conv(self.relu(y)), groups))
+        if isinstance(self.residual, nn.Sequential):
+            conv, bn = self.residual
+            y = y + self._norm(bn, conv(x), groups)
+        elif self.residual is not None:
             y = y + self.residual(x)
         return self.relu(y)
+
+    @staticmethod
+    def _norm(
+        bn: nn.Module, x: torch.Tensor, groups: Tuple[GroupLayout, LayoutTensors] | None
+    ) -> torch.Tensor:
+        return bn(x) if groups is None else grouped_batch_norm(x, bn, *groups)
 
 
 class FormatStem(nn.Module):
@@ -263,6 +286,15 @@ class UnifiedSTGCN(BaseModule):
             ``torch.compile`` as is. Only training steps run compiled: evaluation (kNN
             banks, last batches of other sizes) stays eager instead of recompiling.
             Defaults to False.
+        fuse_groups (bool): Let :meth:`forward_groups` run several groups (the format
+            groups of a view, several views of one encoder) through the trunk in one pass:
+            formats side by side on the joint axis with a block-diagonal graph, groups of
+            one format stacked on the batch axis, every BatchNorm with statistics per group
+            (:func:`~.grouped_norm.grouped_batch_norm`), so the features, gradients and
+            running statistics are those of one pass per group. Fewer, larger kernels.
+            Formats fuse when every format has the same number of rows (the
+            ``'balanced'`` format rule); otherwise only groups of one format fuse. Runs
+            with ``SyncBatchNorm`` are never fused. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -284,6 +316,7 @@ class UnifiedSTGCN(BaseModule):
         norm_eval: bool = False,
         channels_last: bool | None = None,
         compile: Union[bool, str, Dict[str, Any]] = False,
+        fuse_groups: bool = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -328,7 +361,10 @@ class UnifiedSTGCN(BaseModule):
                 f'compile must be a bool, a torch.compile mode or a dict, got {compile!r}'
             )
         self.compile = compile
+        self.fuse_groups = fuse_groups
         self._compiled_trunk = None
+        self._compiled_fused = None
+        self._layout_cache: Dict[Tuple[GroupLayout, str], LayoutTensors] = {}
         num_subsets = fmts[0].adjacency(graph_mode).shape[0]
 
         self.stems = nn.ModuleDict(
@@ -411,30 +447,170 @@ class UnifiedSTGCN(BaseModule):
             (as mmaction2's ``STGCN``), or ``(features, dropped_features)`` when ``drop``.
 
         """
-        if x.dim() != 5:
-            raise ValueError(f'expected input (N, M, T, V, C), got shape {tuple(x.shape)}')
-        N, M, T, V, C = x.shape
-        name = self.resolve_format(fmt, V)
-        stem = self.stems[name]
-        if C != stem.in_channels:
-            raise ValueError(f"format '{name}' has {stem.in_channels} channels, got C={C}")
-        h = stem(x, self.in_channels)
-        channels_last = self.channels_last
-        if channels_last is None:
-            channels_last = h.is_cuda
+        name, h = self._stem(x, fmt)
+        return self._encode(name, h, x.shape[:2], drop)
+
+    def _encode(
+        self, name: str, h: torch.Tensor, batch: Tuple[int, int], drop: bool
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """The trunk on one stemmed group ``(N * M, C, T, V)``; ``batch`` is ``(N, M)``."""
+        N, M = batch
+        channels_last = self._channels_last(h)
         if channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
-        graphs = [stem.graph(i) for i in range(len(self.blocks))]
+        graphs = [self.stems[name].graph(i) for i in range(len(self.blocks))]
         trunk = self._trunk
-        if self.compile and self.training and (h.is_cuda or not self._wants_cuda_graphs()):
+        if self._use_compiled(h):
             trunk = self._get_compiled_trunk()
-            if not (isinstance(self.compile, dict) and self.compile.get('dynamic') is False):
+            if self._dynamic_batch():
                 torch._dynamo.maybe_mark_dynamic(h, 0)
         h, dropped = trunk(h, graphs, channels_last, drop)
         out = h.reshape((N, M) + h.shape[1:])
         if not drop:
             return out
         return out, dropped.reshape(out.shape)
+
+    def forward_groups(
+        self, groups: Sequence[Tuple[torch.Tensor, FormatSpec | None, bool]]
+    ) -> List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]]:
+        """Encode several batches (groups), fused into few trunk passes when allowed.
+
+        Without ``fuse_groups`` (or with one group, or with ``SyncBatchNorm``) this is
+        ``[self(x, fmt, drop) for x, fmt, drop in groups]``. With it, the groups are
+        packed as described for ``fuse_groups``: every group still gets its own stem, its
+        own BatchNorm statistics and (if asked) its own attention drop, and the running
+        statistics are updated group by group in the given order, so the result is that
+        of the loop up to floating-point rounding; only the random dropout masks differ.
+
+        Args:
+            groups (Sequence[tuple[Tensor, str | dict | SkeletonFormat | None, bool]]):
+                ``(x (n, M, T, V, C), fmt, drop)`` per group, as :meth:`forward` takes them.
+
+        Returns:
+            list: Per group what :meth:`forward` returns: features ``(n, M, C', T', V)``,
+            or ``(features, dropped_features)`` when its ``drop`` is set.
+
+        """
+        if not groups:
+            raise ValueError('forward_groups needs at least one group')
+        if not self.fuse_groups or len(groups) == 1 or self._has_sync_bn():
+            return [self(x, fmt, drop) for x, fmt, drop in groups]
+        stemmed = []
+        for x, fmt, drop in groups:
+            name, h = self._stem(x, fmt)
+            stemmed.append((name, h, x.shape[:2], drop))
+        results: List[Any] = [None] * len(groups)
+        for pack in self._plan_packs(stemmed):
+            if len(pack) == 1:
+                name, h, batch, drop = stemmed[pack[0]]
+                results[pack[0]] = self._encode(name, h, batch, drop)
+                continue
+            for g, out in zip(pack, self._run_fused([stemmed[g] for g in pack])):
+                results[g] = out
+        return results
+
+    @staticmethod
+    def _plan_packs(stemmed: Sequence[Tuple[str, torch.Tensor, Any, bool]]) -> List[List[int]]:
+        """Partition group indices into packs that can share one trunk pass.
+
+        Groups with the same frames, dtype and device pack together when every format
+        among them holds the same number of rows; otherwise each format is its own pack.
+        """
+        by_key: Dict[Any, List[int]] = {}
+        for g, (_, h, _, _) in enumerate(stemmed):
+            by_key.setdefault((tuple(h.shape[1:3]), h.dtype, h.device), []).append(g)
+        packs = []
+        for members in by_key.values():
+            columns: Dict[str, List[int]] = {}
+            for g in members:
+                columns.setdefault(stemmed[g][0], []).append(g)
+            rows = {sum(stemmed[g][1].shape[0] for g in col) for col in columns.values()}
+            packs.extend([members] if len(rows) == 1 else list(columns.values()))
+        return packs
+
+    def _run_fused(
+        self, stemmed: Sequence[Tuple[str, torch.Tensor, Any, bool]]
+    ) -> List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]]:
+        """One trunk pass over the packed groups of one pack (see :meth:`forward_groups`)."""
+        columns: Dict[str, List[int]] = {}
+        for g, (name, _, _, _) in enumerate(stemmed):
+            columns.setdefault(name, []).append(g)
+        layout = pack_layout(
+            [
+                (self.formats[name].num_joints, [(g, stemmed[g][1].shape[0]) for g in col])
+                for name, col in columns.items()
+            ]
+        )
+        h = torch.cat([torch.cat([stemmed[g][1] for g in col]) for col in columns.values()], dim=3)
+        channels_last = self._channels_last(h)
+        if channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
+        key = (layout, str(h.device))
+        if key not in self._layout_cache:
+            self._layout_cache[key] = layout_tensors(layout, h.device)
+        col_graphs = [
+            [self.stems[name].graph(i) for i in range(len(self.blocks))] for name in columns
+        ]
+        drops = tuple(drop for _, _, _, drop in stemmed)
+        trunk = self._get_compiled_trunk(fused=True) if self._use_compiled(h) else self._fused_trunk
+        parts = trunk(h, col_graphs, channels_last, layout, self._layout_cache[key], drops)
+        outs = []
+        for (_, _, (N, M), drop), (feat, dropped) in zip(stemmed, parts):
+            feat = feat.reshape((N, M) + feat.shape[1:])
+            outs.append((feat, dropped.reshape(feat.shape)) if drop else feat)
+        return outs
+
+    def _fused_trunk(
+        self,
+        h: torch.Tensor,
+        col_graphs: List[List[torch.Tensor]],
+        channels_last: bool,
+        layout: GroupLayout,
+        tensors: LayoutTensors,
+        drops: Tuple[bool, ...],
+    ) -> List[Tuple[torch.Tensor, torch.Tensor | None]]:
+        """The shared blocks on a packed ``(B, C, T, V)``; per group its features (a view).
+
+        ``col_graphs[j][i]`` is the ``(K, V_j, V_j)`` graph of column ``j`` at block ``i``;
+        block ``i`` uses their block-diagonal ``(K, V, V)``.
+        """
+        for i, block in enumerate(self.blocks):
+            graphs = [g[i] for g in col_graphs]
+            A = torch.stack(
+                [torch.block_diag(*(g[k] for g in graphs)) for k in range(graphs[0].shape[0])]
+            )
+            h = block(h, A, channels_last, (layout, tensors))
+        parts = []
+        for ((r0, r1), (v0, v1)), drop in zip(zip(layout.rows, layout.cols), drops):
+            feat = h[r0:r1, :, :, v0:v1]
+            parts.append((feat, self.attention_drop(feat) if drop else None))
+        return parts
+
+    def _stem(self, x: torch.Tensor, fmt: FormatSpec | None) -> Tuple[str, torch.Tensor]:
+        """Check ``x (N, M, T, V, C)``, resolve its format, run its stem -> ``(N * M, C, T, V)``."""
+        if x.dim() != 5:
+            raise ValueError(f'expected input (N, M, T, V, C), got shape {tuple(x.shape)}')
+        V, C = x.shape[3:]
+        name = self.resolve_format(fmt, V)
+        stem = self.stems[name]
+        if C != stem.in_channels:
+            raise ValueError(f"format '{name}' has {stem.in_channels} channels, got C={C}")
+        return name, stem(x, self.in_channels)
+
+    def _channels_last(self, h: torch.Tensor) -> bool:
+        """Whether the trunk runs channels-last on ``h``'s device."""
+        return h.is_cuda if self.channels_last is None else bool(self.channels_last)
+
+    def _use_compiled(self, h: torch.Tensor) -> bool:
+        """Whether this call runs the compiled trunk (training; CUDA graphs on CUDA only)."""
+        return bool(self.compile) and self.training and (h.is_cuda or not self._wants_cuda_graphs())
+
+    def _dynamic_batch(self) -> bool:
+        return not (isinstance(self.compile, dict) and self.compile.get('dynamic') is False)
+
+    def _has_sync_bn(self) -> bool:
+        """Whether the trunk holds SyncBatchNorm (its statistics cross ranks: never fused)."""
+        return any(isinstance(m, nn.SyncBatchNorm) for m in self.blocks.modules())
 
     def _trunk(
         self, h: torch.Tensor, graphs: List[torch.Tensor], channels_last: bool, drop: bool
@@ -448,9 +624,13 @@ class UnifiedSTGCN(BaseModule):
         """Whether the compile mode captures CUDA graphs (then it applies to CUDA only)."""
         return isinstance(self.compile, dict) and 'overhead' in str(self.compile.get('mode'))
 
-    def _get_compiled_trunk(self):
-        """``torch.compile(self._trunk)``, built on first use (not copied or pickled)."""
-        if self._compiled_trunk is None:
+    def _get_compiled_trunk(self, fused: bool = False):
+        """``torch.compile`` of ``_trunk`` (or ``_fused_trunk``), built on first use.
+
+        Neither is copied or pickled.
+        """
+        attr = '_compiled_fused' if fused else '_compiled_trunk'
+        if getattr(self, attr) is None:
             options = dict(self.compile) if isinstance(self.compile, dict) else {}
             if self._wants_cuda_graphs() and get_world_size() > 1:
                 # CUDA graphs under DDP (gradient hooks and all-reduce around replayed
@@ -468,13 +648,15 @@ class UnifiedSTGCN(BaseModule):
                     setattr(
                         torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64)
                     )
-            self._compiled_trunk = torch.compile(self._trunk, **options)
-        return self._compiled_trunk
+            fn = self._fused_trunk if fused else self._trunk
+            setattr(self, attr, torch.compile(fn, **options))
+        return getattr(self, attr)
 
     def __getstate__(self) -> Dict[str, Any]:
         """Pickle and deep-copy without the compiled trunk (a copy compiles its own)."""
         state = self.__dict__.copy()
-        state['_compiled_trunk'] = None
+        state['_compiled_trunk'] = state['_compiled_fused'] = None
+        state['_layout_cache'] = {}
         return state
 
     def _freeze_stages(self) -> None:
