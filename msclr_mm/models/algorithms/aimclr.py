@@ -101,8 +101,9 @@ class AimCLR(BaseMoCo):
     ) -> Dict[str, torch.Tensor]:
         """AimCLR losses; see the class docstring and :meth:`BaseMoCo.loss`."""
         num = self.batch_size(inputs, data_samples)
-        q = self.embed(self.query_view, inputs, num)
-        q_e, q_ed = self.embed(self.extreme_view, inputs, num, drop=True)
+        q, (q_e, q_ed) = self.embed_views(
+            [(self.query_view, False), (self.extreme_view, True)], inputs, num
+        )
         self.update_key_encoder()
         k = self.embed_key(self.key_view, inputs, num)
         ids = self.clip_ids(data_samples, k.device)

@@ -120,42 +120,81 @@ class BaseMoCo(BaseModel):
     def pooled_features(
         self,
         backbone: nn.Module,
-        view: ViewInputs,
+        views: Sequence[Tuple[str, ViewInputs, bool]],
         num: int,
-        view_name: str = '?',
-        drop: bool = False,
-    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-        """Run ``backbone`` once per format group and pool, in batch order.
+    ) -> List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]]:
+        """Encode every format group of several views and pool, in batch order.
+
+        All groups go to the backbone in one ``forward_groups`` call when it has one
+        (:class:`UnifiedSTGCN`: with ``fuse_groups`` they share trunk passes), else one
+        call per group; either way in view order, then format order.
 
         Args:
             backbone (nn.Module): Query or key backbone.
-            view (Mapping): ``{fmt: {'keypoint': (n, M, T, V, C), 'index': (n,)}}``.
+            views (Sequence[tuple[str, Mapping, bool]]): ``(view name, {fmt: {'keypoint':
+                (n, M, T, V, C), 'index': (n,)}}, drop)`` per view; ``drop`` also pools the
+                attention-dropped features (AimCLR).
             num (int): Batch size ``N``.
-            view_name (str): Name used in error messages. Defaults to ``'?'``.
-            drop (bool): Also return the pooled attention-dropped features (AimCLR).
-                Defaults to False.
 
         Returns:
-            torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ``(N, C)``, or two of them.
+            list: Per view ``(N, C)``, or two of them when its ``drop`` is set.
 
         """
-        parts, dropped = [], []
-        for fmt, x, index in iter_groups(view, view_name):
-            if x.dim() != 5:
-                raise ValueError(
-                    f"view '{view_name}', format '{fmt}': training keypoints must be "
-                    f'(n, M, T, V, C), got {tuple(x.shape)}'
-                )
-            if drop:
-                feat, feat_drop = backbone(x, fmt, drop=True)
-                dropped.append((index, global_pool(feat_drop)))
+        groups, owners = [], []
+        for v, (view_name, view, drop) in enumerate(views):
+            for fmt, x, index in iter_groups(view, view_name):
+                if x.dim() != 5:
+                    raise ValueError(
+                        f"view '{view_name}', format '{fmt}': training keypoints must be "
+                        f'(n, M, T, V, C), got {tuple(x.shape)}'
+                    )
+                groups.append((x, fmt, drop))
+                owners.append((v, index))
+        if hasattr(backbone, 'forward_groups'):
+            feats = backbone.forward_groups(groups)
+        else:
+            feats = [backbone(x, fmt, drop=True) if d else backbone(x, fmt) for x, fmt, d in groups]
+        parts: List[List[Tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in views]
+        dropped: List[List[Tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in views]
+        for (v, index), feat in zip(owners, feats):
+            if views[v][2]:
+                feat, feat_drop = feat
+                dropped[v].append((index, global_pool(feat_drop)))
+            parts[v].append((index, global_pool(feat)))
+        out: List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]] = []
+        for v, (view_name, _, drop) in enumerate(views):
+            pooled = scatter_rows(parts[v], num, view_name)
+            out.append((pooled, scatter_rows(dropped[v], num, view_name)) if drop else pooled)
+        return out
+
+    def embed_views(
+        self, views: Sequence[Tuple[str, bool]], inputs: BatchInputs, num: int
+    ) -> List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]]:
+        """L2-normalised query embeddings of several views, in batch order.
+
+        The views' groups go through the query backbone together (see
+        :meth:`pooled_features`); the projection runs once per view, as before.
+
+        Args:
+            views (Sequence[tuple[str, bool]]): ``(view name, drop)`` per view; ``drop``
+                also embeds the attention-dropped features.
+            inputs (Mapping): The batch contract's inputs.
+            num (int): Batch size ``N``.
+
+        Returns:
+            list: Per view ``(N, D)``, or two of them when its ``drop`` is set.
+
+        """
+        pooled = self.pooled_features(
+            self.backbone, [(v, self._view(inputs, v), drop) for v, drop in views], num
+        )
+        out: List[Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]] = []
+        for p in pooled:
+            if isinstance(p, tuple):
+                out.append(tuple(F.normalize(self.neck(o), dim=1) for o in p))
             else:
-                feat = backbone(x, fmt)
-            parts.append((index, global_pool(feat)))
-        pooled = scatter_rows(parts, num, view_name)
-        if drop:
-            return pooled, scatter_rows(dropped, num, view_name)
-        return pooled
+                out.append(F.normalize(self.neck(p), dim=1))
+        return out
 
     def embed(
         self, view_name: str, inputs: BatchInputs, num: int, drop: bool = False
@@ -172,20 +211,14 @@ class BaseMoCo(BaseModel):
             torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ``(N, D)`` (or two).
 
         """
-        out = self.pooled_features(
-            self.backbone, self._view(inputs, view_name), num, view_name, drop
-        )
-        if drop:
-            return tuple(F.normalize(self.neck(o), dim=1) for o in out)
-        return F.normalize(self.neck(out), dim=1)
+        return self.embed_views([(view_name, drop)], inputs, num)[0]
 
     @torch.no_grad()
     def embed_key(self, view_name: str, inputs: BatchInputs, num: int) -> torch.Tensor:
         """L2-normalised key-encoder embeddings ``(N, D)`` of one view (no gradient)."""
         enc = self.encoder_k.module
-        pooled = self.pooled_features(
-            enc['backbone'], self._view(inputs, view_name), num, view_name
-        )
+        view = self._view(inputs, view_name)
+        (pooled,) = self.pooled_features(enc['backbone'], [(view_name, view, False)], num)
         return F.normalize(enc['neck'](pooled), dim=1)
 
     @staticmethod

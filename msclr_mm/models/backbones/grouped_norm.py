@@ -185,7 +185,7 @@ def _update_running_stats(
     for g in range(mean.shape[0]):
         bn.num_batches_tracked.add_(1)
         if bn.momentum is None:  # cumulative moving average
-            factor = 1.0 / bn.num_batches_tracked.to(torch.float32)
+            factor = 1.0 / bn.num_batches_tracked.to(bn.running_mean.dtype)
         else:
             factor = bn.momentum
         bn.running_mean.lerp_(mean[g].to(bn.running_mean.dtype), factor)

@@ -481,6 +481,9 @@ class UnifiedSTGCN(BaseModule):
         own BatchNorm statistics and (if asked) its own attention drop, and the running
         statistics are updated group by group in the given order, so the result is that
         of the loop up to floating-point rounding; only the random dropout masks differ.
+        When the formats cannot share a pack (unequal rows), each format's groups form
+        one pack and the running statistics are updated pack by pack: the same updates,
+        in the order of the loop over the reordered groups.
 
         Args:
             groups (Sequence[tuple[Tensor, str | dict | SkeletonFormat | None, bool]]):

@@ -110,3 +110,118 @@ def test_distributed_runs_compile_without_cuda_graphs(monkeypatch):
     monkeypatch.setattr(unified_stgcn, 'get_world_size', lambda: 1)
     make(compile='reduce-overhead')._get_compiled_trunk()
     assert seen == [dict(dynamic=False), dict(mode='reduce-overhead', dynamic=False)]
+
+
+# ---------------------------------------------------------------- fuse_groups
+def fused_pair(channels_last=False, **kw):
+    torch.manual_seed(0)
+    plain = UnifiedSTGCN(
+        formats=['kinect25', 'smplx42'], dropout=0.0, channels_last=channels_last, **kw
+    ).double()
+    fused = copy.deepcopy(plain)
+    fused.fuse_groups = True
+    return plain, fused
+
+
+def aimclr_groups(n=(4, 4, 4, 4), frames=(20, 20, 20, 20), seed=0):
+    """query kinect25 / smplx42, then extreme (with attention drop) kinect25 / smplx42."""
+    g = torch.Generator().manual_seed(seed)
+    specs = [('kinect25', 25, False), ('smplx42', 42, False), ('kinect25', 25, True)]
+    specs.append(('smplx42', 42, True))
+    return [
+        (torch.randn(k, 2, t, v, 3, generator=g, dtype=torch.double), fmt, drop)
+        for k, t, (fmt, v, drop) in zip(n, frames, specs)
+    ]
+
+
+def flat(outs):
+    return [t for o in outs for t in (o if isinstance(o, tuple) else (o,))]
+
+
+def trunk_calls(net):
+    calls = []
+    net.blocks[0].register_forward_hook(lambda m, args, out: calls.append(args[0].shape))
+    return calls
+
+
+def assert_same_step(plain, fused, groups, plain_order=None):
+    """Features, gradients and BatchNorm buffers of both paths after one step.
+
+    ``plain_order``: the order in which the plain path must see the groups for the same
+    running statistics (the fused path updates them pack by pack).
+    """
+    order = plain_order or list(range(len(groups)))
+    plain_outs = plain.forward_groups([groups[i] for i in order])
+    plain_outs = [plain_outs[order.index(i)] for i in range(len(groups))]
+    outs = [flat(plain_outs), flat(fused.forward_groups(groups))]
+    assert len(outs[0]) == len(outs[1]) == 6
+    for a, b in zip(*outs):
+        assert a.shape == b.shape
+        assert rel(b, a) < 1e-12
+    g = torch.Generator().manual_seed(1)
+    weights = [torch.randn(t.shape, generator=g, dtype=t.dtype) for t in outs[0]]
+    for out in outs:
+        sum((t * w).sum() for t, w in zip(out, weights)).backward()
+    for (name, p1), p2 in zip(plain.named_parameters(), fused.parameters()):
+        if p1.grad is not None:
+            torch.testing.assert_close(p2.grad, p1.grad, rtol=1e-8, atol=1e-9, msg=name)
+    for (name, b1), b2 in zip(plain.named_buffers(), fused.buffers()):
+        torch.testing.assert_close(b2, b1, rtol=1e-12, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_fused_groups_equal_one_pass_per_group(channels_last):
+    plain, fused = fused_pair(channels_last)
+    calls = trunk_calls(fused)
+    plain_calls = trunk_calls(plain)
+    assert_same_step(plain, fused, aimclr_groups())
+    # four groups, one trunk pass: 2 x 4 clips x 2 persons rows, 25 + 42 joints
+    assert calls == [(16, 3, 20, 67)]
+    assert len(plain_calls) == 4
+
+
+def test_fused_formats_need_equal_rows_else_fuse_per_format():
+    plain, fused = fused_pair()
+    calls = trunk_calls(fused)
+    assert_same_step(plain, fused, aimclr_groups(n=(3, 5, 3, 5)), plain_order=[0, 2, 1, 3])
+    # kinect25 rows 6 + 6, smplx42 rows 10 + 10: the formats cannot share the rectangle
+    assert sorted(calls) == [(12, 3, 20, 25), (20, 3, 20, 42)]
+
+
+def test_fused_groups_of_other_lengths_run_apart():
+    plain, fused = fused_pair()
+    calls = trunk_calls(fused)
+    assert_same_step(plain, fused, aimclr_groups(frames=(20, 20, 16, 16)))
+    assert [c[2] for c in calls] == [20, 16]  # packs in the order of their first group
+    assert sorted(calls) == [(8, 3, 16, 67), (8, 3, 20, 67)]
+
+
+def test_fused_groups_in_eval_mode_and_without_fusion_flag():
+    plain, fused = fused_pair()
+    plain.eval(), fused.eval()
+    groups = aimclr_groups()
+    with torch.no_grad():
+        for a, b in zip(flat(plain.forward_groups(groups)), flat(fused.forward_groups(groups))):
+            assert rel(b, a) < 1e-12
+    off = UnifiedSTGCN(formats=['kinect25', 'smplx42'])
+    calls = trunk_calls(off)
+    off.forward_groups([(x.float(), f, d) for x, f, d in aimclr_groups()])
+    assert len(calls) == 4  # fuse_groups defaults to False
+
+
+def test_sync_batchnorm_is_never_fused(monkeypatch):
+    _, fused = fused_pair()
+    fused = torch.nn.SyncBatchNorm.convert_sync_batchnorm(fused)
+    assert fused._has_sync_bn()
+    monkeypatch.setattr(UnifiedSTGCN, '_run_fused', lambda *a: pytest.fail('fused'))
+    monkeypatch.setattr(UnifiedSTGCN, 'forward', lambda self, x, fmt, drop=False: fmt)
+    assert fused.forward_groups(aimclr_groups()) == ['kinect25', 'smplx42'] * 2
+
+
+def test_fused_trunk_compiles():
+    plain, fused = fused_pair(compile=dict(backend='eager'))
+    fused.fuse_groups = True
+    assert_same_step(plain, fused, aimclr_groups())
+    assert fused._compiled_fused is not None
+    assert copy.deepcopy(fused)._compiled_fused is None
+    assert copy.deepcopy(fused)._layout_cache == {}
