@@ -10,6 +10,7 @@ from .annotations import (
 from .label_subset import LabelSubsetDataset
 from .multi_skeleton_dataset import MultiSkeletonDataset
 from .normalize import normalize_clip
+from .sample_list import SampleList
 from .skeleton_store import SkeletonStore, build_store
 from .transforms import (
     AllFormatViews,
@@ -28,6 +29,7 @@ __all__ = [
     'MultiSkeletonDataset',
     'PackMultiSkeletonInputs',
     'SampleFormatViews',
+    'SampleList',
     'SampleSkeletonFrames',
     'SkeletonStore',
     'UnsafePickleError',

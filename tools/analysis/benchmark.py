@@ -19,8 +19,9 @@ ratios come from one process on one machine:
 - any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last
   trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
   with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
-  format rule: fixed group shapes), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``; unnamed
-  switches are off (the format rule is then ``'random'``).
+  format rule: fixed group shapes), ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one
+  trunk pass for all groups of an encoder), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``;
+  unnamed switches are off (the format rule is then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
@@ -120,6 +121,7 @@ def variant_config(cfg, variant, compile_backend=None):
     backbone = cfg.model.backbone
     backbone['channels_last'] = settings['channels_last']
     backbone['compile'] = settings['compile']
+    backbone['fuse_groups'] = settings['fuse_groups']
     if settings['compile'] is True and compile_backend:
         backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
@@ -239,6 +241,7 @@ def measure(cfg, args, variant):
         optim_wrapper=cfg.optim_wrapper.get('type', 'OptimWrapper'),
         channels_last=backbone.get('channels_last'),
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
+        fuse_groups=bool(backbone.get('fuse_groups', False)),
         batch_size=batch_size,
         first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,

@@ -33,7 +33,7 @@ stage_env() {
 stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
         --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal bf16+cl+bal+compile bf16+cl+bal+cg}
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+cg bf16+cl+bal+cg+fuse}
 }
 stage_supervised() {
     timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \

@@ -8,7 +8,7 @@ Example:
 import argparse
 import json
 
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal')
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse')
 
 
 def variant_settings(variant):
@@ -19,7 +19,8 @@ def variant_settings(variant):
 
     Returns:
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
-        ``'reduce-overhead'``) and ``rule`` (the ``SampleFormatViews`` rule).
+        ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of
+        an encoder) and ``rule`` (the ``SampleFormatViews`` rule).
 
     """
     switches = set() if variant == 'baseline' else set(variant.split('+'))
@@ -30,6 +31,7 @@ def variant_settings(variant):
         bf16='bf16' in switches,
         channels_last='cl' in switches,
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
+        fuse_groups='fuse' in switches,
         rule='balanced' if 'bal' in switches else 'random',
     )
 
@@ -44,6 +46,7 @@ def variant_options(variant):
         f'optim_wrapper.enabled={settings["bf16"]}',
         f'model.backbone.channels_last={settings["channels_last"]}',
         f'model.backbone.compile={settings["compile"]}',
+        f'model.backbone.fuse_groups={settings["fuse_groups"]}',
         f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',
     ]
 

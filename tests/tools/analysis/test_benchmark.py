@@ -74,7 +74,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
             'cpu',
             '--variants',
             'baseline',
-            'cl+bal+compile',
+            'cl+bal+compile+fuse',
             '--synthetic',
             '24',
             '--synthetic-dir',
@@ -104,10 +104,11 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     )
     report = json.loads((tmp_path / 'report.json').read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
-    fast = report['variants']['cl+bal+compile']
+    fast = report['variants']['cl+bal+compile+fuse']
     assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
+    assert fast['fuse_groups'] is True and report['variants']['baseline']['fuse_groups'] is False
     assert fast['model_step_seq_per_s'] > 0
-    assert set(report['speedup_over_baseline']) == {'cl+bal+compile'}
+    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
 
 
@@ -117,12 +118,14 @@ def test_variant_options_turn_a_config_into_the_variant():
 
     tool = osp.join(REPO_ROOT, 'tools', 'analysis', 'variant_options.py')
     out = subprocess.run(
-        [sys.executable, tool, 'bf16+cl+bal+cg'], capture_output=True, text=True, check=True
+        [sys.executable, tool, 'bf16+cl+bal+cg+fuse'], capture_output=True, text=True, check=True
     ).stdout.split()
     assert 'optim_wrapper.enabled=True' in out and 'model.backbone.channels_last=True' in out
+    assert 'model.backbone.fuse_groups=True' in out
     assert 'model.backbone.compile=reduce-overhead' in out
     assert 'train_dataloader.dataset.pipeline.0.rule=balanced' in out
     base = subprocess.run(
         [sys.executable, tool, 'baseline'], capture_output=True, text=True, check=True
     ).stdout.split()
     assert 'optim_wrapper.enabled=False' in base and 'model.backbone.compile=False' in base
+    assert 'model.backbone.fuse_groups=False' in base
