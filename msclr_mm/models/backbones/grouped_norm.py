@@ -8,6 +8,9 @@ the batch axis. Convolutions and the graph product act per position, per joint c
 per row, so they cannot tell the difference. BatchNorm can: in training it normalises with
 the statistics of its batch. :func:`grouped_batch_norm` takes them per group, so the fused
 pass computes what one pass per group computes, running statistics included.
+
+Groups of one format and one view stack rows (``n * M``); columns are formats. Every
+``(row, column)`` cell belongs to exactly one group.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -79,118 +81,46 @@ def pack_layout(
     return GroupLayout(tuple(rows), tuple(cols), totals[0], v0)
 
 
-class LayoutTensors(NamedTuple):
-    """Device tensors of a :class:`GroupLayout` used by :func:`grouped_batch_norm`.
-
-    Attributes:
-        assign (torch.Tensor): ``(G, B * J)`` float, 1 where cell ``(row, column j)``
-            belongs to the group.
-        cell_group (torch.Tensor): ``(B * J,)`` long, the group of each cell.
-        joint_column (torch.Tensor): ``(V,)`` long, the column of each joint.
-        counts (torch.Tensor): ``(G,)`` float, rows times joints of each group (times
-            ``T`` at use).
-
-    """
-
-    assign: torch.Tensor
-    cell_group: torch.Tensor
-    joint_column: torch.Tensor
-    counts: torch.Tensor
-
-
-def layout_tensors(layout: GroupLayout, device: torch.device) -> LayoutTensors:
-    """Build the :class:`LayoutTensors` of ``layout`` on ``device``."""
-    col_starts = sorted({c for c in layout.cols})
-    col_index = {c: j for j, c in enumerate(col_starts)}
-    num_cols = len(col_starts)
-    cell_group = torch.full((layout.num_rows, num_cols), -1, dtype=torch.long)
-    joint_column = torch.empty(layout.num_joints, dtype=torch.long)
-    for (v0, v1), j in col_index.items():
-        joint_column[v0:v1] = j
-    for g, ((r0, r1), c) in enumerate(zip(layout.rows, layout.cols)):
-        cell_group[r0:r1, col_index[c]] = g
-    if (cell_group < 0).any():
-        raise ValueError('the groups of a packed batch must cover every (row, column) cell')
-    cell_group = cell_group.flatten()
-    assign = F.one_hot(cell_group, layout.num_groups).t().float()
-    counts = torch.tensor(
-        [(r1 - r0) * (v1 - v0) for (r0, r1), (v0, v1) in zip(layout.rows, layout.cols)],
-        dtype=torch.float32,
-    )
-    return LayoutTensors(
-        assign.to(device), cell_group.to(device), joint_column.to(device), counts.to(device)
-    )
-
-
-def grouped_batch_norm(
-    x: torch.Tensor, bn: _BatchNorm, layout: GroupLayout, tensors: LayoutTensors
-) -> torch.Tensor:
+def grouped_batch_norm(x: torch.Tensor, bn: _BatchNorm, layout: GroupLayout) -> torch.Tensor:
     """``bn`` applied to every group of a packed batch as if each were its own batch.
 
-    In training (or without running statistics) each group is normalised with its own
-    mean and biased variance over its rows, frames and joints; the running statistics
-    are then updated once per group, in group order, exactly as ``G`` separate calls of
-    ``bn`` would (``num_batches_tracked`` grows by ``G``). In evaluation every group uses
-    the same running statistics, so this is ``bn(x)``. Statistics are accumulated in
-    float32 (float64 for float64 input) as ``E[x^2] - E[x]^2`` (the form SyncBatchNorm
-    uses).
+    In training (or without running statistics) ``bn`` runs once per group on the group's
+    block of ``x`` (a view made by ``split``), in group order, and the normalised blocks
+    are put back together: the features, gradients and running statistics
+    (``num_batches_tracked`` grows by ``G``) are those of ``G`` separate calls, with ``G``
+    BatchNorm kernels and a few concatenations instead of the ~40 operators of
+    hand-written grouped statistics. In evaluation every group uses the same running
+    statistics, so this is ``bn(x)``.
 
     Args:
         x (torch.Tensor): ``(B, C, T, V)`` packed batch (any memory format).
         bn (_BatchNorm): The BatchNorm whose parameters and running statistics to use.
         layout (GroupLayout): Where the groups are.
-        tensors (LayoutTensors): ``layout_tensors(layout, x.device)``.
 
     Returns:
-        torch.Tensor: ``(B, C, T, V)``, ``x``'s dtype.
+        torch.Tensor: ``(B, C, T, V)``.
 
     """
     use_batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
     if not use_batch_stats:
         return bn(x)
-    B, C, T, V = x.shape
-    xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
-    # per (row, joint) sums over frames, then per (row, column) and per group
-    s1 = xf.sum(dim=2)  # (B, C, V)
-    s2 = xf.square().sum(dim=2)
-    num_cols = int(tensors.assign.shape[1]) // B
-    s = torch.stack([s1, s2])  # (2, B, C, V)
-    cell = s.new_zeros(2, B, C, num_cols).index_add_(3, tensors.joint_column, s)
-    cell = cell.permute(0, 1, 3, 2).reshape(2, B * num_cols, C)
-    sums = tensors.assign.to(cell.dtype) @ cell  # (2, G, C)
-    counts = (tensors.counts.to(cell.dtype) * T)[:, None]
-    mean = sums[0] / counts
-    var = (sums[1] / counts - mean.square()).clamp(min=0)
-    rstd = torch.rsqrt(var + bn.eps)
-    scale = rstd if bn.weight is None else rstd * bn.weight.to(xf.dtype)
-    shift = -mean * scale
-    if bn.bias is not None:
-        shift = shift + bn.bias.to(xf.dtype)
-    # back to every (row, joint): group of the cell, cell of the joint
-    per_cell = torch.stack([scale, shift])[:, tensors.cell_group]  # (2, B * J, C)
-    per_joint = per_cell.view(2, B, num_cols, C)[:, :, tensors.joint_column]  # (2, B, V, C)
-    per_joint = per_joint.permute(0, 1, 3, 2).unsqueeze(3)  # (2, B, C, 1, V)
-    y = torch.addcmul(per_joint[1], xf, per_joint[0])
-    if bn.training and bn.track_running_stats:
-        _update_running_stats(bn, mean.detach(), var.detach(), counts[:, 0])
-    return y.to(x.dtype)
-
-
-@torch.no_grad()
-def _update_running_stats(
-    bn: _BatchNorm, mean: torch.Tensor, var: torch.Tensor, counts: torch.Tensor
-) -> None:
-    """``G`` successive running-statistics updates, one per group (rows of ``mean``)."""
-    unbiased = var * (counts / (counts - 1).clamp(min=1))[:, None]
-    for g in range(mean.shape[0]):
-        bn.num_batches_tracked.add_(1)
-        if bn.momentum is None:  # cumulative moving average
-            factor = 1.0 / bn.num_batches_tracked.to(bn.running_mean.dtype)
-        else:
-            factor = bn.momentum
-        bn.running_mean.lerp_(mean[g].to(bn.running_mean.dtype), factor)
-        bn.running_var.lerp_(unbiased[g].to(bn.running_var.dtype), factor)
-
-
-#: Cache key of :func:`layout_tensors` results (per layout and device).
-LayoutCache = Dict[Tuple[GroupLayout, str], LayoutTensors]
+    # blocks as views made by ``split`` (whose backward is one ``cat``; a slice's backward
+    # would scatter each group's gradient into a zero tensor of the whole batch)
+    columns: Dict[Tuple[int, int], List[int]] = {}
+    for g, col in enumerate(layout.cols):
+        columns.setdefault(col, []).append(g)
+    order = sorted(columns)
+    col_views = torch.split(x, [v1 - v0 for v0, v1 in order], dim=3)
+    blocks: Dict[int, torch.Tensor] = {}
+    for col, view in zip(order, col_views):
+        groups = sorted(columns[col], key=lambda g: layout.rows[g][0])
+        sizes = [layout.rows[g][1] - layout.rows[g][0] for g in groups]
+        blocks.update(zip(groups, torch.split(view, sizes, dim=0)))
+    normed = {g: bn(blocks[g]) for g in range(layout.num_groups)}  # in group order
+    parts = []
+    for col in order:
+        groups = sorted(columns[col], key=lambda g: layout.rows[g][0])
+        parts.append(
+            torch.cat([normed[g] for g in groups]) if len(groups) > 1 else normed[groups[0]]
+        )
+    return torch.cat(parts, dim=3) if len(parts) > 1 else parts[0]

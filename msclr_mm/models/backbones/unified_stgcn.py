@@ -16,13 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from msclr_mm.skeletons import SkeletonFormat, get_format
 
 from .attention_drop import EnergyAttentionDrop
-from .grouped_norm import (
-    GroupLayout,
-    LayoutTensors,
-    grouped_batch_norm,
-    layout_tensors,
-    pack_layout,
-)
+from .grouped_norm import GroupLayout, grouped_batch_norm, pack_layout
 
 FormatSpec = Union[str, Dict[str, Any], SkeletonFormat]
 
@@ -150,7 +144,7 @@ class STGCNBlock(nn.Module):
         x: torch.Tensor,
         A: torch.Tensor,
         channels_last: bool = False,
-        groups: Tuple[GroupLayout, LayoutTensors] | None = None,
+        groups: GroupLayout | None = None,
     ) -> torch.Tensor:
         """Run the block.
 
@@ -159,9 +153,9 @@ class STGCNBlock(nn.Module):
             A (torch.Tensor): ``(K, V, V)`` adjacency (already weighted by importance).
             channels_last (bool): ``x`` is in channels-last memory format; keep it so.
                 Defaults to False.
-            groups (tuple[GroupLayout, LayoutTensors], optional): ``x`` packs several
-                groups (see :mod:`.grouped_norm`); every BatchNorm then takes statistics
-                per group. Defaults to None (one batch).
+            groups (GroupLayout, optional): ``x`` packs several groups (see
+                :mod:`.grouped_norm`); every BatchNorm then takes statistics per group.
+                Defaults to None (one batch).
 
         Returns:
             torch.Tensor: ``(B, C_out, T', V)``.
@@ -177,10 +171,8 @@ class STGCNBlock(nn.Module):
         return self.relu(y)
 
     @staticmethod
-    def _norm(
-        bn: nn.Module, x: torch.Tensor, groups: Tuple[GroupLayout, LayoutTensors] | None
-    ) -> torch.Tensor:
-        return bn(x) if groups is None else grouped_batch_norm(x, bn, *groups)
+    def _norm(bn: nn.Module, x: torch.Tensor, groups: GroupLayout | None) -> torch.Tensor:
+        return bn(x) if groups is None else grouped_batch_norm(x, bn, groups)
 
 
 class FormatStem(nn.Module):
@@ -364,7 +356,6 @@ class UnifiedSTGCN(BaseModule):
         self.fuse_groups = fuse_groups
         self._compiled_trunk = None
         self._compiled_fused = None
-        self._layout_cache: Dict[Tuple[GroupLayout, str], LayoutTensors] = {}
         num_subsets = fmts[0].adjacency(graph_mode).shape[0]
 
         self.stems = nn.ModuleDict(
@@ -548,15 +539,12 @@ class UnifiedSTGCN(BaseModule):
         channels_last = self._channels_last(h)
         if channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
-        key = (layout, str(h.device))
-        if key not in self._layout_cache:
-            self._layout_cache[key] = layout_tensors(layout, h.device)
         col_graphs = [
             [self.stems[name].graph(i) for i in range(len(self.blocks))] for name in columns
         ]
         drops = tuple(drop for _, _, _, drop in stemmed)
         trunk = self._get_compiled_trunk(fused=True) if self._use_compiled(h) else self._fused_trunk
-        parts = trunk(h, col_graphs, channels_last, layout, self._layout_cache[key], drops)
+        parts = trunk(h, col_graphs, channels_last, layout, drops)
         outs = []
         for (_, _, (N, M), drop), (feat, dropped) in zip(stemmed, parts):
             feat = feat.reshape((N, M) + feat.shape[1:])
@@ -569,7 +557,6 @@ class UnifiedSTGCN(BaseModule):
         col_graphs: List[List[torch.Tensor]],
         channels_last: bool,
         layout: GroupLayout,
-        tensors: LayoutTensors,
         drops: Tuple[bool, ...],
     ) -> List[Tuple[torch.Tensor, torch.Tensor | None]]:
         """The shared blocks on a packed ``(B, C, T, V)``; per group its features (a view).
@@ -582,7 +569,7 @@ class UnifiedSTGCN(BaseModule):
             A = torch.stack(
                 [torch.block_diag(*(g[k] for g in graphs)) for k in range(graphs[0].shape[0])]
             )
-            h = block(h, A, channels_last, (layout, tensors))
+            h = block(h, A, channels_last, layout)
         parts = []
         for ((r0, r1), (v0, v1)), drop in zip(zip(layout.rows, layout.cols), drops):
             feat = h[r0:r1, :, :, v0:v1]
@@ -659,7 +646,6 @@ class UnifiedSTGCN(BaseModule):
         """Pickle and deep-copy without the compiled trunk (a copy compiles its own)."""
         state = self.__dict__.copy()
         state['_compiled_trunk'] = state['_compiled_fused'] = None
-        state['_layout_cache'] = {}
         return state
 
     def _freeze_stages(self) -> None:
