@@ -258,14 +258,15 @@ class GaussianBlur(SkeletonAugment):
 
         def blur(clips: torch.Tensor, rows) -> torch.Tensor:
             w = weights[rows]
-            m = clips.shape[0]
-            coords = torch.nn.functional.pad(clips[..., :d], (0, 0, 0, 0, r, r))  # zero-pad T
-            out = coords[:, :, 0:T] * w[:, 0].view(m, 1, 1, 1, 1)
-            # a loop over the taps (15), each one batched over all clips
-            for k in range(1, w.shape[1]):
-                out = out.addcmul_(coords[:, :, k : k + T], w[:, k].view(m, 1, 1, 1, 1))
+            m, M, _, V, _ = clips.shape
+            # one depthwise convolution along time (zero padding r): every (clip, person,
+            # joint, axis) series is a channel, with its clip's taps
+            series = clips[..., :d].permute(0, 1, 3, 4, 2).reshape(1, m * M * V * d, T)
+            taps = w.repeat_interleave(M * V * d, dim=0).unsqueeze(1)
+            out = torch.nn.functional.conv1d(series, taps, padding=r, groups=m * M * V * d)
+            out = out.view(m, M, V, d, T).permute(0, 1, 4, 2, 3)
             if clips.shape[-1] == d:
-                return out
+                return out.contiguous()
             return torch.cat([out, clips[..., d:]], dim=-1)
 
         return apply_selected(params['apply'], x, blur)

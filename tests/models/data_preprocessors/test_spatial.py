@@ -246,3 +246,17 @@ def test_selected_and_masked_application_agree():
         assert torch.equal(a, b)
         expected = torch.where(apply.view(-1, 1, 1, 1, 1), x * scale.view(-1, 1, 1, 1, 1), x)
         assert torch.equal(a, expected)
+
+
+def test_xyz_rotation_equals_chained_rotation_matrices():
+    from msclr_mm.models.data_preprocessors.spatial import rotation_matrix, xyz_rotation
+
+    angles = (torch.rand(16, 3, generator=torch.Generator().manual_seed(0)) - 0.5) * 4
+    chained = torch.eye(3).expand(16, 3, 3)
+    for ax in range(3):  # x, then y, then z
+        chained = torch.bmm(rotation_matrix(torch.full((16,), ax), angles[:, ax]), chained)
+    assert torch.equal(xyz_rotation(angles), chained)
+    # and it is a rotation
+    r = xyz_rotation(angles)
+    torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(16, 3, 3))
+    torch.testing.assert_close(torch.linalg.det(r), torch.ones(16))
