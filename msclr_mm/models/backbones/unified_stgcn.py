@@ -206,6 +206,10 @@ class FormatStem(nn.Module):
         """Adjacency ``(K, V, V)`` for block ``i``, weighted by its edge importance."""
         return self.A if self.importance is None else self.A * self.importance[i]
 
+    def graph_inputs(self) -> GraphInputs:
+        """``(A, importances)``: what :func:`block_graphs` needs (importances may be None)."""
+        return self.A, None if self.importance is None else list(self.importance)
+
     def forward(self, x: torch.Tensor, channels: int) -> torch.Tensor:
         """Normalise ``(N, M, T, V, C)`` and lay it out as ``(N * M, channels, T, V)``.
 
@@ -219,6 +223,43 @@ class FormatStem(nn.Module):
         if C < channels:
             x = nn.functional.pad(x, (0, 0, 0, 0, 0, channels - C))
         return x.contiguous()
+
+
+GraphInputs = Tuple[torch.Tensor, Union[List[torch.Tensor], None]]
+
+
+def block_graphs(formats: Sequence[GraphInputs], num_blocks: int) -> torch.Tensor:
+    """Every block's graph for formats laid side by side on the joint axis.
+
+    Format ``j``'s ``(K, V_j, V_j)`` adjacency times its block-``i`` edge importance sits on
+    the diagonal of block ``i``'s ``(K, V, V)`` graph, ``V = sum V_j``; joints of different
+    formats are never connected. One format gives its weighted graphs. A few operators for
+    all blocks at once, inside the (compiled) trunk.
+
+    Args:
+        formats (Sequence[tuple[Tensor, list[Tensor] | None]]): ``(A, importances)`` per
+            format (:meth:`FormatStem.graph_inputs`), in joint-axis order.
+        num_blocks (int): Number of blocks.
+
+    Returns:
+        torch.Tensor: ``(num_blocks, K, V, V)``.
+
+    """
+    weighted = [
+        A.expand(num_blocks, *A.shape) if imp is None else A * torch.stack(imp)
+        for A, imp in formats
+    ]
+    if len(weighted) == 1:
+        return weighted[0]
+    K = weighted[0].shape[1]
+    V = sum(w.shape[-1] for w in weighted)
+    out = weighted[0].new_zeros(num_blocks, K, V, V)
+    v0 = 0
+    for w in weighted:
+        v1 = v0 + w.shape[-1]
+        out[:, :, v0:v1, v0:v1] = w
+        v0 = v1
+    return out
 
 
 @MODELS.register_module()
@@ -449,7 +490,7 @@ class UnifiedSTGCN(BaseModule):
         channels_last = self._channels_last(h)
         if channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
-        graphs = [self.stems[name].graph(i) for i in range(len(self.blocks))]
+        graphs = [self.stems[name].graph_inputs()]
         trunk = self._trunk
         if self._use_compiled(h):
             trunk = self._get_compiled_trunk()
@@ -539,12 +580,10 @@ class UnifiedSTGCN(BaseModule):
         channels_last = self._channels_last(h)
         if channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
-        col_graphs = [
-            [self.stems[name].graph(i) for i in range(len(self.blocks))] for name in columns
-        ]
+        graphs = [self.stems[name].graph_inputs() for name in columns]
         drops = tuple(drop for _, _, _, drop in stemmed)
         trunk = self._get_compiled_trunk(fused=True) if self._use_compiled(h) else self._fused_trunk
-        parts = trunk(h, col_graphs, channels_last, layout, drops)
+        parts = trunk(h, graphs, channels_last, layout, drops)
         outs = []
         for (_, _, (N, M), drop), (feat, dropped) in zip(stemmed, parts):
             feat = feat.reshape((N, M) + feat.shape[1:])
@@ -554,21 +593,17 @@ class UnifiedSTGCN(BaseModule):
     def _fused_trunk(
         self,
         h: torch.Tensor,
-        col_graphs: List[List[torch.Tensor]],
+        graphs: List[GraphInputs],
         channels_last: bool,
         layout: GroupLayout,
         drops: Tuple[bool, ...],
     ) -> List[Tuple[torch.Tensor, torch.Tensor | None]]:
         """The shared blocks on a packed ``(B, C, T, V)``; per group its features (a view).
 
-        ``col_graphs[j][i]`` is the ``(K, V_j, V_j)`` graph of column ``j`` at block ``i``;
-        block ``i`` uses their block-diagonal ``(K, V, V)``.
+        ``graphs`` holds each column's :meth:`FormatStem.graph_inputs`; block ``i`` uses
+        their block-diagonal graph (:func:`block_graphs`).
         """
-        for i, block in enumerate(self.blocks):
-            graphs = [g[i] for g in col_graphs]
-            A = torch.stack(
-                [torch.block_diag(*(g[k] for g in graphs)) for k in range(graphs[0].shape[0])]
-            )
+        for block, A in zip(self.blocks, block_graphs(graphs, len(self.blocks))):
             h = block(h, A, channels_last, layout)
         parts = []
         for ((r0, r1), (v0, v1)), drop in zip(zip(layout.rows, layout.cols), drops):
@@ -603,10 +638,13 @@ class UnifiedSTGCN(BaseModule):
         return any(isinstance(m, nn.SyncBatchNorm) for m in self.blocks.modules())
 
     def _trunk(
-        self, h: torch.Tensor, graphs: List[torch.Tensor], channels_last: bool, drop: bool
+        self, h: torch.Tensor, graphs: List[GraphInputs], channels_last: bool, drop: bool
     ) -> Tuple[torch.Tensor, torch.Tensor | None]:
-        """The shared blocks on ``(n, C, T, V)``; also the attention-dropped output if ``drop``."""
-        for block, A in zip(self.blocks, graphs):
+        """The shared blocks on ``(n, C, T, V)``; also the attention-dropped output if ``drop``.
+
+        ``graphs``: the format's :meth:`FormatStem.graph_inputs` (one entry).
+        """
+        for block, A in zip(self.blocks, block_graphs(graphs, len(self.blocks))):
             h = block(h, A, channels_last)
         return h, (self.attention_drop(h) if drop else None)
 
