@@ -142,7 +142,8 @@ def _flatten(obj):
 @contextlib.contextmanager
 def trunk_tracking(counter):
     """Mark ops inside ``UnifiedSTGCN._trunk`` / ``_fused_trunk`` and record their nodes."""
-    originals = {name: getattr(UnifiedSTGCN, name) for name in ('_trunk', '_fused_trunk')}
+    names = ('_trunk', '_fused_trunk')  # the second only where the tree has fuse_groups
+    originals = {name: getattr(UnifiedSTGCN, name) for name in names if hasattr(UnifiedSTGCN, name)}
     calls = Counter()
 
     def wrap(name, fn):

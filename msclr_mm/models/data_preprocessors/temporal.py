@@ -126,7 +126,8 @@ class TemporalCrop(SkeletonAugment):
 
         Args:
             x (torch.Tensor): ``(n, M, T, V, C)``.
-            params (dict): ``start``, ``length`` ``(n,)``.
+            params (dict): ``start``, ``length`` ``(n,)``, as :meth:`sample_params` draws
+                them (with ``crop_ratio=(1, 1)`` every ``length`` is ``T``).
             fmt (SkeletonFormat): The batch's format.
 
         Returns:
@@ -136,6 +137,12 @@ class TemporalCrop(SkeletonAugment):
         T = x.shape[2]
         pad = self.padding(T)
         start, length = params['start'], params['length']
+        if self.crop_ratio == (1.0, 1.0):
+            # every window is T frames long (sample_params): a whole-frame shift, no
+            # interpolation; the same values as the general path in a quarter of the
+            # operators (they are launched one by one)
+            t = torch.arange(T, device=x.device)
+            return _gather_frames(x, reflect_index(start[:, None] + t, pad, T))
         t = torch.arange(T, device=x.device, dtype=torch.float64)
         step = (length.double() - 1) / max(T - 1, 1)
         pos = start.double()[:, None] + t[None] * step[:, None]  # (n, T) on the padded axis

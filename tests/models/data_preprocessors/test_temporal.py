@@ -34,6 +34,17 @@ def test_temporal_crop_is_the_reference_crop(name):
         np.testing.assert_array_equal(out[i], padded[:, starts[i] : starts[i] + T])
 
 
+def test_temporal_crop_whole_frame_shortcut_equals_the_general_path():
+    fmt = get_format('kinect25')
+    x = make_batch(fmt, n=16, T=50)
+    op = TemporalCrop(padding_ratio=6, p=0.5)  # crop_ratio (1, 1): the shortcut
+    params = op.sample_params(x, fmt, gen(3))
+    assert 0 < params['apply'].sum() < 16
+    fast = op.apply(x, params, fmt)
+    op.crop_ratio = (1.0, 1.0 + 1e-9)  # the same windows through the interpolating path
+    torch.testing.assert_close(fast, op.apply(x, params, fmt), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize('name', FORMATS)
 def test_temporal_crop_resize_interpolates_linearly(name):
     fmt = get_format(name)
