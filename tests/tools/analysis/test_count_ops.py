@@ -1,0 +1,72 @@
+"""tools/analysis/count_ops.py: operators per training step, by phase; an operator budget."""
+
+import json
+import os.path as osp
+
+from ...conftest import REPO_ROOT, run_python
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'count_ops.py')
+CONFIG = osp.join(
+    REPO_ROOT, 'configs', 'msclr', 'msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py'
+)
+
+
+def test_count_ops_fused_and_plain_within_budget(tmp_path):
+    """MS-AimCLR's NTU-60 recipe (tiny batch): the eager remainder stays within budget.
+
+    The GPU step is bound by the CPU launching these operators one by one (README §
+    Speed), so their number is what the fast paths keep down. When this test was written:
+    585 outside the trunk (308 in the preprocessor) at this size; the full-size recipe
+    counted 599, and 869 before the fast paths of 2026-11-30. A change that adds many
+    operators to the data preprocessor, the stems, the losses or the optimiser, or that
+    breaks a fused path, fails here.
+    """
+    proc = run_python(
+        [
+            TOOL,
+            CONFIG,
+            '--synthetic',
+            '16',
+            '--synthetic-dir',
+            str(tmp_path / 'synthetic'),
+            '--batch-size',
+            '4',
+            '--variants',
+            'bal',
+            'bal+fuse',
+            '--json-out',
+            str(tmp_path / 'ops.json'),
+            '--cfg-options',
+            'model.backbone.channels=[8,8,16]',
+            'model.backbone.strides=[1,2,1]',
+            'model.queue_len=64',
+            'model.neck.in_channels=16',
+        ],
+        cwd=tmp_path,
+        env={'OMP_NUM_THREADS': '1'},
+    )
+    report = json.loads((tmp_path / 'ops.json').read_text())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
+    plain, fused = report['variants']['bal'], report['variants']['bal+fuse']
+    # 3 encoder passes x 2 formats apart; fused: query + extreme views in one, keys in one
+    assert plain['trunk_calls'] == 6 and fused['trunk_calls'] == 2
+    for figures in (plain, fused):
+        assert figures['total'] == sum(
+            figures[p]
+            for p in (
+                'preprocess',
+                'trunk_forward',
+                'trunk_backward',
+                'forward_rest',
+                'backward_rest',
+                'optimizer',
+                'other',
+            )
+        )
+        assert figures['optimizer'] <= 10  # multi-tensor SGD, not a loop over parameters
+        assert figures['preprocess'] <= 360
+        assert figures['outside_trunk'] <= 660
+    assert (
+        fused['trunk_forward'] + fused['trunk_backward']
+        < plain['trunk_forward'] + plain['trunk_backward']
+    )
