@@ -1,4 +1,11 @@
-from .base import AUGMENTS, SkeletonAugment, build_augment, register_augment
+from .base import (
+    AUGMENTS,
+    SkeletonAugment,
+    build_augment,
+    host_shortcuts,
+    register_augment,
+    without_host_shortcuts,
+)
 from .presets import aimclr_extreme_augmentation, normal_augmentation
 from .skeleton_data_preprocessor import SkeletonDataPreprocessor
 from .spatial import AxisMask, Flip, GaussianNoise, Rotate, Shear, rotation_matrix
@@ -22,9 +29,11 @@ __all__ = [
     'bone_stream',
     'build_augment',
     'convert_stream',
+    'host_shortcuts',
     'motion_stream',
     'normal_augmentation',
     'reflect_index',
     'register_augment',
     'rotation_matrix',
+    'without_host_shortcuts',
 ]

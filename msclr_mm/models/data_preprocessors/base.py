@@ -20,8 +20,10 @@ Ops are built from config dicts such as ``dict(type='shear', amplitude=0.5)`` by
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any, Callable, Dict, Mapping, Type, Union
+import threading
+from typing import Any, Callable, Dict, Iterator, Mapping, Type, Union
 
 import torch
 
@@ -181,6 +183,40 @@ def where_applied(apply: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> 
     return torch.where(apply.view(-1, *([1] * (new.dim() - 1))), new, old)
 
 
+_shortcut_state = threading.local()
+
+
+@contextlib.contextmanager
+def without_host_shortcuts() -> Iterator[None]:
+    """Within the block, every op takes its accelerator path, whatever the device.
+
+    On a CPU the ops take shortcuts that look at values on the host (compute only the
+    selected clips, skip an interpolation whose weights are all zero). On a GPU each such
+    look is a device-to-host synchronisation, so there they compute everything and pick
+    with masks. This context lets a CPU run, check and count exactly what a GPU step runs
+    (``tools/analysis/count_ops.py --accelerator-paths``, the no-sync tests). Thread-local.
+    """
+    previous = getattr(_shortcut_state, 'off', False)
+    _shortcut_state.off = True
+    try:
+        yield
+    finally:
+        _shortcut_state.off = previous
+
+
+def host_shortcuts(x: torch.Tensor) -> bool:
+    """Whether an op may decide on the host from ``x``'s values.
+
+    Args:
+        x (torch.Tensor): The batch.
+
+    Returns:
+        bool: True for a CPU tensor outside :func:`without_host_shortcuts`.
+
+    """
+    return x.device.type == 'cpu' and not getattr(_shortcut_state, 'off', False)
+
+
 def apply_selected(
     apply: torch.Tensor,
     x: torch.Tensor,
@@ -199,14 +235,14 @@ def apply_selected(
         fn (Callable): ``fn(x_rows, rows)`` returns the transformed ``x_rows``; ``rows``
             (an index tensor or ``slice(None)``) selects the matching per-clip parameters.
         select (bool, optional): Compute only the selected clips (True) or all clips and
-            pick (False). Defaults to None: True on the CPU, False elsewhere.
+            pick (False). Defaults to None: :func:`host_shortcuts` (True on the CPU).
 
     Returns:
         torch.Tensor: ``(n, ...)``.
 
     """
     if select is None:
-        select = x.device.type == 'cpu'
+        select = host_shortcuts(x)
     if not select:
         return where_applied(apply, fn(x, slice(None)), x)
     rows = apply.nonzero().squeeze(1)

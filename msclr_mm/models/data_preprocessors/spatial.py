@@ -14,7 +14,14 @@ import torch
 
 from msclr_mm.skeletons import SkeletonFormat
 
-from .base import Params, SkeletonAugment, apply_selected, format_index, register_augment
+from .base import (
+    Params,
+    SkeletonAugment,
+    apply_selected,
+    format_index,
+    host_shortcuts,
+    register_augment,
+)
 
 
 def _transform_coords(x: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
@@ -200,7 +207,8 @@ class Rotate(SkeletonAugment):
             scale = torch.tensor([0.0, 0.0, self.max_angle], device=dev).expand(n, 3)
         else:
             main_axis = torch.randint(0, 3, (n,), device=dev, generator=generator)
-            is_main = torch.nn.functional.one_hot(main_axis, 3).bool()
+            # (one_hot would check the values on the host: a synchronisation on some devices)
+            is_main = main_axis[:, None] == torch.arange(3, device=dev)
             scale = torch.where(is_main, self.max_angle, self.minor_angle)
         angles = u * scale * (math.pi / 180.0) * apply.view(n, 1)
         return dict(main_axis=main_axis, angles=angles, matrix=xyz_rotation(angles), apply=apply)
@@ -303,7 +311,7 @@ class GaussianNoise(SkeletonAugment):
         n = x.shape[0]
         apply = self.sample_apply(n, x.device, generator)
         shape = (*x.shape[:-1], fmt.dim)
-        if x.device.type == 'cpu':  # draw only the noise that is used
+        if host_shortcuts(x):  # draw only the noise that is used
             noise = torch.zeros(shape, device=x.device)
             rows = apply.nonzero().squeeze(1)
             drawn = torch.randn((rows.numel(), *shape[1:]), device=x.device, generator=generator)

@@ -12,7 +12,7 @@ import torch
 
 from msclr_mm.skeletons import SkeletonFormat
 
-from .base import Params, SkeletonAugment, apply_selected, register_augment
+from .base import Params, SkeletonAugment, apply_selected, host_shortcuts, register_augment
 
 
 def reflect_index(index: torch.Tensor, pad: int, num_frames: int) -> torch.Tensor:
@@ -150,7 +150,7 @@ class TemporalCrop(SkeletonAugment):
         w = (pos - i0).to(x.dtype)
         i1 = (i0 + 1).clamp(max=T + 2 * pad - 1)
         x0 = _gather_frames(x, reflect_index(i0, pad, T))
-        if x.device.type == 'cpu' and not bool((w != 0).any()):  # no host sync on a GPU
+        if host_shortcuts(x) and not bool((w != 0).any()):  # no host sync on a GPU
             return x0
         x1 = _gather_frames(x, reflect_index(i1, pad, T))
         w = w.view(x.shape[0], 1, T, 1, 1)

@@ -1,0 +1,126 @@
+"""A training step on the accelerator code path never reads a tensor's value on the host.
+
+Each such read (``.item()``, ``bool(t)``, ``nonzero`` and boolean-mask indexing, ...) is a
+device-to-host synchronisation on a GPU: the CPU stops launching until the GPU drains.
+On a CPU they cost nothing, so the ops take host shortcuts there;
+``without_host_shortcuts()`` makes a CPU run what a GPU runs, and a dispatch mode lists
+every value-reading operator of the step. SkeleMixCLR draws its mixing region and
+partner shift on the host by design (``sample_mix``: CPU tensors on every device); those
+reads are allowed.
+"""
+
+import traceback
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.optim import OptimWrapper
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from msclr_mm.datasets import SampleList
+from msclr_mm.models.data_preprocessors import without_host_shortcuts
+
+from .helpers import clips, tiny_cfg, view
+
+#: Operators whose result depends on tensor values read by the host.
+READS_VALUES = {
+    '_local_scalar_dense',
+    'item',
+    'is_nonzero',
+    'nonzero',
+    'masked_select',
+    'unique',
+    '_unique',
+    '_unique2',
+    'unique_consecutive',
+    'unique_dim',
+    'equal',
+    'allclose',
+}
+
+NORMAL = [dict(type='temporal_crop'), dict(type='shear', amplitude=0.5)]
+EXTREME = [
+    dict(type='flip', p=0.5),
+    dict(type='rotate', max_angle=30),
+    dict(type='time_flip', p=0.5),
+    dict(type='gaussian_noise', std=0.01, p=0.5),
+    dict(type='gaussian_blur', kernel=15, sigma=(0.1, 2.0), p=0.5),
+    dict(type='axis_mask', p=0.5),
+]
+
+
+#: Functions that draw numbers on the host by design (CPU tensors on every device).
+HOST_SIDE = {'sample_mix'}
+
+
+class ValueReads(TorchDispatchMode):
+    """Record the value-reading operators dispatched inside the block (and where)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in READS_VALUES:
+            stack = traceback.extract_stack()
+            if not any(frame.name in HOST_SIDE for frame in stack):
+                where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
+                self.seen.append((str(func), where[-2:]))
+        return func(*args, **(kwargs or {}))
+
+
+def build(algo, fuse, **kwargs):
+    derived = {}
+    if algo == 'AimCLR':
+        derived = dict(query_extreme=dict(source='query', start='augmented', ops=EXTREME))
+    preprocessor = dict(
+        type='SkeletonDataPreprocessor',
+        views=dict(query=dict(ops=NORMAL), key=dict(ops=NORMAL)),
+        derived_views=derived,
+        non_blocking=True,
+        move_data_samples=False,
+    )
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(algo, data_preprocessor=preprocessor, **kwargs))
+    model.backbone.fuse_groups = model.encoder_k.module['backbone'].fuse_groups = fuse
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, foreach=True)
+    return model, OptimWrapper(optimizer)
+
+
+def batch(n=8):
+    q_fmt = ['kinect25', 'smpl24'] * (n // 2)
+    k_fmt = ['smpl24', 'kinect25'] * (n // 2)
+    samples = []
+    for i in range(n):
+        s = ActionDataSample().set_gt_label(i % 3)
+        s.set_metainfo(dict(frame_dir=f'c{i}', sample_idx=i))
+        samples.append(s)
+    return dict(
+        inputs=dict(query=view(clips(n, seed=1), q_fmt), key=view(clips(n, seed=2), k_fmt)),
+        data_samples=SampleList(samples),
+    )
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+@pytest.mark.parametrize('algo', ['SkeletonCLR', 'AimCLR', 'SkeleMixCLR'])
+def test_training_step_reads_no_value_on_the_host(algo, fuse):
+    model, optim_wrapper = build(algo, fuse)
+    with without_host_shortcuts():
+        model.train_step(batch(), optim_wrapper)  # the first step copies the key encoder
+        reads = ValueReads()
+        with reads:
+            logs = model.train_step(batch(), optim_wrapper)
+    assert reads.seen == []
+    assert torch.isfinite(logs['loss'])
+
+
+def test_the_check_can_fail():
+    """The CPU shortcuts read values: the same step outside the context is caught."""
+    model, optim_wrapper = build('AimCLR', False)
+    model.train_step(batch(), optim_wrapper)
+    reads = ValueReads()
+    with reads:
+        model.train_step(batch(), optim_wrapper)
+    assert 'aten.nonzero.default' in [op for op, _ in reads.seen]
