@@ -250,6 +250,7 @@ def main(argv=None):
         config=args.config,
         batch_size=args.batch_size,
         accelerator_paths=args.accelerator_paths,
+        phases=list(PHASES),
         variants={},
     )
     for variant in args.variants:

@@ -19,7 +19,11 @@ from mmengine.optim import OptimWrapper
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from msclr_mm.datasets import SampleList
-from msclr_mm.models.data_preprocessors import without_host_shortcuts
+from msclr_mm.models.data_preprocessors import (
+    aimclr_extreme_augmentation,
+    normal_augmentation,
+    without_host_shortcuts,
+)
 
 from .helpers import clips, tiny_cfg, view
 
@@ -39,15 +43,8 @@ READS_VALUES = {
     'allclose',
 }
 
-NORMAL = [dict(type='temporal_crop'), dict(type='shear', amplitude=0.5)]
-EXTREME = [
-    dict(type='flip', p=0.5),
-    dict(type='rotate', max_angle=30),
-    dict(type='time_flip', p=0.5),
-    dict(type='gaussian_noise', std=0.01, p=0.5),
-    dict(type='gaussian_blur', kernel=15, sigma=(0.1, 2.0), p=0.5),
-    dict(type='axis_mask', p=0.5),
-]
+NORMAL = normal_augmentation()
+EXTREME = aimclr_extreme_augmentation()
 
 
 #: Functions that draw numbers on the host by design (CPU tensors on every device).
