@@ -4,7 +4,9 @@ default_scope = 'mmaction'
 custom_imports = dict(imports=['msclr_mm'], allow_failed_imports=False)
 
 default_hooks = dict(
-    runtime_info=dict(type='RuntimeInfoHook'),
+    # mmengine's RuntimeInfoHook with the logged scalars read from the device only at the
+    # logging iterations (no host synchronisation every step; same MessageHub contents)
+    runtime_info=dict(type='DeferredRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),

@@ -1,0 +1,150 @@
+"""DeferredRuntimeInfoHook: the MessageHub ends up as with mmengine's hook, read in batches."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.hooks import LoggerHook, RuntimeInfoHook
+from mmengine.logging import MessageHub
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from msclr_mm.engine.hooks import DeferredRuntimeInfoHook
+
+
+class ValueReads(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in ('_local_scalar_dense', 'item'):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+class Loader(list):
+    dataset = None
+
+
+def runner(name, iters=7, interval=3):
+    hub = MessageHub.get_instance(f'{name}_{id(object())}')
+    return SimpleNamespace(
+        message_hub=hub,
+        train_dataloader=Loader(range(iters)),
+        hooks=[LoggerHook(interval=interval)],
+        epoch=0,
+        iter=0,
+        max_epochs=2,
+        max_iters=2 * iters,
+        optim_wrapper=None,
+    )
+
+
+def outputs(i):
+    return dict(
+        loss=torch.tensor(1.0 / (i + 1)),
+        pos_sim=torch.tensor([0.5 + i], dtype=torch.float64),  # (1,) and another dtype
+        mining=torch.tensor(i % 2),  # int64
+        plain=float(i),  # not a tensor
+    )
+
+
+def scalars(hub):
+    return {k: (v.data[0].tolist(), v.data[1].tolist()) for k, v in hub.log_scalars.items()}
+
+
+def feed(hook, run, epochs=2):
+    reads_outside_logging = 0
+    for _ in range(epochs):
+        for i in range(len(run.train_dataloader)):
+            logged = (i + 1) % 3 == 0 or i + 1 == len(run.train_dataloader)
+            reads = ValueReads()
+            with reads:
+                hook.after_train_iter(run, i, None, outputs(i))
+            if not logged:
+                reads_outside_logging += reads.count
+        hook.after_train_epoch(run)
+    return reads_outside_logging
+
+
+def test_same_message_hub_as_mmengine_and_no_reads_between_logs():
+    stock, deferred = runner('stock'), runner('deferred')
+    assert feed(RuntimeInfoHook(), stock) > 0  # the stock hook reads every iteration
+    hook = DeferredRuntimeInfoHook()
+    hook.before_train(deferred)
+    assert hook.interval == 3  # the LoggerHook's
+    assert feed(hook, deferred) == 0
+    got, want = scalars(deferred.message_hub), scalars(stock.message_hub)
+    assert set(got) == {'train/loss', 'train/pos_sim', 'train/mining', 'train/plain'}
+    assert got == want
+    assert got['train/mining'][0][:3] == [0, 1, 0]
+
+
+def test_values_arrive_at_the_logging_iterations():
+    run = runner('timing')
+    hook = DeferredRuntimeInfoHook()
+    hook.before_train(run)
+    hook.after_train_iter(run, 0, None, outputs(0))
+    hook.after_train_iter(run, 1, None, outputs(1))
+    assert 'train/loss' not in run.message_hub.log_scalars
+    hook.after_train_iter(run, 2, None, outputs(2))  # LoggerHook logs after this one
+    assert run.message_hub.log_scalars['train/loss'].data[0].tolist() == pytest.approx(
+        [1.0, 1 / 2, 1 / 3]
+    )
+    hook.after_train_iter(run, 3, None, outputs(3))
+    hook.before_val(run)  # validation and checkpoints see everything
+    assert len(run.message_hub.log_scalars['train/loss'].data[0]) == 4
+
+
+def test_without_logger_every_iteration_and_bad_outputs():
+    run = runner('nologger')
+    run.hooks = []
+    hook = DeferredRuntimeInfoHook()
+    hook.before_train(run)
+    assert hook.interval == 1
+    with pytest.raises(ValueError, match="output 'loss' has shape"):
+        hook.after_train_iter(run, 0, None, dict(loss=torch.ones(2)))
+    with pytest.raises(ValueError, match='interval must be >= 1'):
+        DeferredRuntimeInfoHook(interval=0)
+
+
+def _logged_rows(work_dir):
+    import glob
+    import json
+
+    (path,) = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json'))
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    timing = {'time', 'data_time', 'memory', 'eta'}
+    return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+
+
+def test_a_training_run_logs_the_same_as_with_mmengines_hook(tmp_path):
+    """tools/train.py, tiny AimCLR, logs every 2nd iteration: the same rows either way."""
+    import os.path as osp
+
+    from ...conftest import REPO_ROOT, run_python
+    from ...tools.test_kill_resume_pretrain import write_tiny_pretrain
+
+    config = write_tiny_pretrain(tmp_path)
+    rows = {}
+    for hook in ('DeferredRuntimeInfoHook', 'RuntimeInfoHook'):
+        work = tmp_path / hook
+        run_python(
+            [
+                osp.join(REPO_ROOT, 'tools', 'train.py'),
+                str(config),
+                '--work-dir',
+                str(work),
+                '--cfg-options',
+                f'default_hooks.runtime_info.type={hook}',
+                'default_hooks.logger.interval=2',
+                'train_cfg.max_epochs=2',
+            ],
+            cwd=tmp_path,
+            env={'OMP_NUM_THREADS': '1'},
+        )
+        rows[hook] = _logged_rows(work)
+    deferred, stock = rows['DeferredRuntimeInfoHook'], rows['RuntimeInfoHook']
+    assert len(deferred) >= 4 and 'loss' in deferred[0] and 'nce_acc' in deferred[0]
+    assert deferred == stock
