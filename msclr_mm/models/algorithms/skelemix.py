@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence, Tuple
 
 import torch
@@ -14,6 +15,7 @@ def skelemix_mask(
     num_parts: Tuple[int, int] = (2, 3),
     span: Tuple[int, int] = (7, 11),
     generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Draw the region that is pasted from the partner clip, at feature resolution.
 
@@ -30,22 +32,51 @@ def skelemix_mask(
         span (tuple[int, int]): Range of mixed feature frames. Defaults to ``(7, 11)``
             (SkeleMixCLR with 64 input frames, ``T' = 16``).
         generator (torch.Generator, optional): CPU generator. Defaults to None.
+        device (torch.device | str, optional): Where the mask is built. On a GPU it is
+            assembled there from the drawn numbers (kernel arguments) and a per-format
+            part table copied once, so no step copies a CPU tensor to the device (a copy
+            from pageable memory synchronises the stream). Defaults to None (the CPU).
 
     Returns:
-        torch.Tensor: Bool mask ``(T', V)`` on the CPU, True where the partner is pasted.
+        torch.Tensor: Bool mask ``(T', V)`` on ``device``, True where the partner is pasted.
 
     """
     names = list(parts)
     lo, hi = min(num_parts[0], len(names)), min(num_parts[1], len(names))
     k = int(torch.randint(lo, hi + 1, (1,), generator=generator))
     chosen = torch.randperm(len(names), generator=generator)[:k].tolist()
-    joints = sorted(j for i in chosen for j in parts[names[i]])
     t_lo, t_hi = max(1, min(span[0], feat_frames)), max(1, min(span[1], feat_frames))
     t = int(torch.randint(t_lo, t_hi + 1, (1,), generator=generator))
     t0 = int(torch.randint(0, feat_frames - t + 1, (1,), generator=generator))
-    mask = torch.zeros(feat_frames, num_joints, dtype=torch.bool)
-    mask[t0 : t0 + t, joints] = True
-    return mask
+    table = part_table(
+        tuple(tuple(parts[n]) for n in names), num_joints, torch.device(device or 'cpu')
+    )
+    joints = table[chosen[0]]
+    for i in chosen[1:]:
+        joints = joints | table[i]
+    frames = torch.arange(feat_frames, device=table.device)
+    return ((frames >= t0) & (frames < t0 + t))[:, None] & joints[None, :]
+
+
+@functools.lru_cache(maxsize=64)
+def part_table(
+    parts: Tuple[Tuple[int, ...], ...], num_joints: int, device: torch.device
+) -> torch.Tensor:
+    """``(P, V)`` bool: row ``p`` marks the joints of body part ``p``; built once per device.
+
+    Args:
+        parts (tuple[tuple[int, ...], ...]): Joint indices of each part.
+        num_joints (int): ``V``.
+        device (torch.device): Where the table lives.
+
+    Returns:
+        torch.Tensor: The table (shared: do not modify it).
+
+    """
+    table = torch.zeros(len(parts), num_joints, dtype=torch.bool)
+    for p, joints in enumerate(parts):
+        table[p, list(joints)] = True
+    return table.to(device)
 
 
 def upsample_mask(mask: torch.Tensor, frames: int, stride: int) -> torch.Tensor:

@@ -83,24 +83,33 @@ class SkeleMixCLR(BaseMoCo):
         formats = getattr(self.backbone, 'formats', {})
         return formats[fmt] if fmt in formats else get_format(fmt)
 
-    def sample_mix(self, fmt: str, n: int, frames: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    def sample_mix(
+        self, fmt: str, n: int, frames: int, device: torch.device | None = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Draw one group's partners and pasted region (CPU random numbers).
+
+        The numbers are drawn on the host (torch's CPU generator); the tensors are built on
+        ``device`` from them, with no host-to-device copy of a CPU tensor.
 
         Args:
             fmt (str): Format of the group.
             n (int): Clips in the group (>= 2).
             frames (int): Input frames ``T``.
+            device (torch.device, optional): Where to build the tensors. Defaults to None
+                (the CPU).
 
         Returns:
             tuple[torch.Tensor, torch.Tensor]: ``partner (n,)`` long and the bool mask
-            ``(T', V)`` at feature resolution.
+            ``(T', V)`` at feature resolution, on ``device``.
 
         """
         f = self._format(fmt)
         shift = int(torch.randint(1, n, (1,)))
-        partner = (torch.arange(n) + shift) % n
+        partner = (torch.arange(n, device=device) + shift) % n
         feat_frames = -(-frames // self.temporal_stride)
-        mask = skelemix_mask(f.parts, f.num_joints, feat_frames, self.num_parts, self.temporal_span)
+        mask = skelemix_mask(
+            f.parts, f.num_joints, feat_frames, self.num_parts, self.temporal_span, device=device
+        )
         return partner, mask
 
     def mixed_features(
@@ -126,7 +135,7 @@ class SkeleMixCLR(BaseMoCo):
             n, frames = x.shape[0], x.shape[2]
             if n < 2:
                 continue
-            partner, mask = self.sample_mix(fmt, n, frames)
+            partner, mask = self.sample_mix(fmt, n, frames, device=x.device)
             mask_in = upsample_mask(mask, frames, self.temporal_stride)
             feat = self.backbone(skelemix(x, mask_in, partner), fmt)
             if feat.shape[-2] != mask.shape[0]:

@@ -95,7 +95,7 @@ def test_loss_matches_hand_computation_and_groups_of_one_do_not_mix(monkeypatch)
     mask[1, list(f.parts['left_arm']) + list(f.parts['right_leg'])] = True
     calls = []
 
-    def fixed(fmt, n, frames):
+    def fixed(fmt, n, frames, device=None):
         calls.append((fmt, n, frames))
         return (torch.arange(n) + 1) % n, mask
 
@@ -169,3 +169,34 @@ def test_training_step_mixes_and_backpropagates():
     assert model.backbone.blocks[0].gcn_conv.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='num_parts'):
         build('SkeleMixCLR', num_parts=(3, 2))
+
+
+def _reference_mask(parts, num_joints, feat_frames, num_parts, span, generator):
+    """The mask as drawn before (joint index list, on the CPU), same random numbers."""
+    names = list(parts)
+    lo, hi = min(num_parts[0], len(names)), min(num_parts[1], len(names))
+    k = int(torch.randint(lo, hi + 1, (1,), generator=generator))
+    chosen = torch.randperm(len(names), generator=generator)[:k].tolist()
+    joints = sorted(j for i in chosen for j in parts[names[i]])
+    t_lo, t_hi = max(1, min(span[0], feat_frames)), max(1, min(span[1], feat_frames))
+    t = int(torch.randint(t_lo, t_hi + 1, (1,), generator=generator))
+    t0 = int(torch.randint(0, feat_frames - t + 1, (1,), generator=generator))
+    mask = torch.zeros(feat_frames, num_joints, dtype=torch.bool)
+    mask[t0 : t0 + t, joints] = True
+    return mask
+
+
+@pytest.mark.parametrize('name', ['kinect25', 'smplx42'])
+def test_mask_built_on_the_device_equals_the_index_list_construction(name):
+    fmt = get_format(name)
+    for seed in range(30):
+        got = skelemix_mask(
+            fmt.parts, fmt.num_joints, 16, (2, 3), (7, 11), torch.Generator().manual_seed(seed)
+        )
+        want = _reference_mask(
+            fmt.parts, fmt.num_joints, 16, (2, 3), (7, 11), torch.Generator().manual_seed(seed)
+        )
+        assert torch.equal(got, want)
+    # built where asked, from drawn numbers only (a meta tensor holds no values to copy)
+    meta = skelemix_mask(fmt.parts, fmt.num_joints, 16, device='meta')
+    assert meta.device.type == 'meta' and meta.shape == (16, fmt.num_joints)
