@@ -126,6 +126,14 @@ class SampleList(Sequence):
     def __iter__(self) -> Iterator[ActionDataSample]:
         return iter(self._built())
 
+    def pin_memory(self, device: Any = None) -> SampleList:
+        """Return self: there is nothing to pin (the DataLoader's pin-memory thread calls it).
+
+        Without it the thread would treat the list as a sequence and rebuild every sample
+        to pin it; a list of ``ActionDataSample`` s is not pinned either.
+        """
+        return self
+
     def __reduce__(self):
         content = self.content()
         if content is None:

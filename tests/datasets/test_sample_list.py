@@ -99,3 +99,11 @@ def test_collate_switch_from_a_config():
         batch = next(iter(loader))
         assert type(batch['data_samples']) is kind
         assert [s.frame_dir for s in batch['data_samples']] == ['c0', 'c1', 'c2', 'c3']
+
+
+def test_the_pin_memory_thread_leaves_it_packed():
+    from torch.utils.data._utils.pin_memory import pin_memory
+
+    lst = pickle.loads(pickle.dumps(SampleList(packed(4))))
+    batch = pin_memory(dict(data_samples=lst))  # what the DataLoader's pinning thread does
+    assert batch['data_samples'] is lst and lst._samples is None
