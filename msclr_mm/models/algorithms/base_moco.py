@@ -253,9 +253,12 @@ class BaseMoCo(BaseModel):
                 f'{type(self).__name__}(exclude_own_keys=True) needs the data samples (their '
                 "'sample_idx'); the batch came without them"
             )
+        # a SampleList gives the metainfo without building the samples
+        metas = getattr(data_samples, 'metainfo', None)
+        if not isinstance(metas, list):
+            metas = [getattr(sample, 'metainfo', {}) for sample in data_samples]
         ids = []
-        for row, sample in enumerate(data_samples):
-            meta = getattr(sample, 'metainfo', {})
+        for row, meta in enumerate(metas):
             if 'sample_idx' not in meta:
                 raise ValueError(
                     f"data sample {row} ({meta.get('frame_dir', '?')!r}) has no 'sample_idx' "
@@ -263,7 +266,11 @@ class BaseMoCo(BaseModel):
                     "(PackMultiSkeletonInputs keeps it when 'sample_idx' is in its meta_keys)"
                 )
             ids.append(int(meta['sample_idx']))
-        return torch.tensor(ids, dtype=torch.long).to(device, non_blocking=True)
+        ids = torch.tensor(ids, dtype=torch.long)
+        if torch.device(device).type == 'cuda':
+            # from pageable memory the copy would wait for the GPU to drain
+            ids = ids.pin_memory()
+        return ids.to(device, non_blocking=True)
 
     def own_keys(self, ids: torch.Tensor | None) -> torch.Tensor | None:
         """``(N, K)`` bool mask of the queue entries of each clip's own earlier keys, or None."""

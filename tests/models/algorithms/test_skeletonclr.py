@@ -209,3 +209,14 @@ def test_exclude_own_keys_names_the_sample_without_sample_idx():
         model.loss(inputs, bad)
     with pytest.raises(ValueError, match='needs the data samples'):
         model.loss(inputs, None)
+
+
+def test_clip_ids_read_a_packed_sample_list_without_building_it():
+    import pickle
+
+    from msclr_mm.datasets import SampleList
+
+    model = build(exclude_own_keys=True)
+    packed = pickle.loads(pickle.dumps(SampleList(samples([7, 3, 9, 1, 0, 2]))))
+    assert model.clip_ids(packed, torch.device('cpu')).tolist() == [7, 3, 9, 1, 0, 2]
+    assert packed._samples is None
