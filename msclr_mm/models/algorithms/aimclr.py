@@ -122,5 +122,6 @@ class AimCLR(BaseMoCo):
         )
         self.queue.enqueue(k, ids)
         losses.update(self.similarity_logs(pos, neg, own))
-        losses.update(mining=torch.tensor(float(mining), device=q.device))
+        # a fill, not torch.tensor(..., device=): that copies from pageable host memory
+        losses.update(mining=q.new_full((), float(mining), dtype=torch.float32))
         return losses

@@ -204,7 +204,8 @@ class Rotate(SkeletonAugment):
         u = torch.rand(n, 3, device=dev, generator=generator)
         if fmt.is_2d:
             main_axis = torch.full((n,), 2, dtype=torch.long, device=dev)
-            scale = torch.tensor([0.0, 0.0, self.max_angle], device=dev).expand(n, 3)
+            scale = torch.zeros(n, 3, device=dev)
+            scale[:, 2] = self.max_angle  # a fill: no copy from host memory
         else:
             main_axis = torch.randint(0, 3, (n,), device=dev, generator=generator)
             # (one_hot would check the values on the host: a synchronisation on some devices)

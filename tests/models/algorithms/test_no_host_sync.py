@@ -100,16 +100,40 @@ def batch(n=8):
     )
 
 
+class HostCopies:
+    """Record ``torch.tensor`` / ``torch.as_tensor`` calls that build a tensor from host data
+    for a device: on a GPU each is a copy from pageable memory, which synchronises."""
+
+    def __init__(self, monkeypatch):
+        self.seen = []
+        for name in ('tensor', 'as_tensor'):
+            original = getattr(torch, name)
+            monkeypatch.setattr(torch, name, self._wrap(name, original))
+
+    def _wrap(self, name, original):
+        def wrapped(data, *args, **kwargs):
+            if kwargs.get('device') is not None and not isinstance(data, torch.Tensor):
+                stack = traceback.extract_stack()
+                where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
+                if where and not any(f.name in HOST_SIDE for f in stack):
+                    self.seen.append((name, where[-1]))
+            return original(data, *args, **kwargs)
+
+        return wrapped
+
+
 @pytest.mark.parametrize('fuse', [False, True])
 @pytest.mark.parametrize('algo', ['SkeletonCLR', 'AimCLR', 'SkeleMixCLR'])
-def test_training_step_reads_no_value_on_the_host(algo, fuse):
+def test_training_step_reads_no_value_on_the_host(algo, fuse, monkeypatch):
     model, optim_wrapper = build(algo, fuse)
     with without_host_shortcuts():
         model.train_step(batch(), optim_wrapper)  # the first step copies the key encoder
         reads = ValueReads()
+        copies = HostCopies(monkeypatch)
         with reads:
             logs = model.train_step(batch(), optim_wrapper)
     assert reads.seen == []
+    assert copies.seen == []
     assert torch.isfinite(logs['loss'])
 
 
