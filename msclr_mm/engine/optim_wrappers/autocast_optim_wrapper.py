@@ -36,6 +36,9 @@ class AutocastOptimWrapper(OptimWrapper):
             Defaults to ``('cuda',)``.
         enabled (bool): False makes this a plain ``OptimWrapper`` (the eager float32
             baseline). Defaults to True.
+        cache_enabled (bool): ``torch.autocast``'s cache of weight casts. A CUDA-graphed
+            step turns it off while it runs (cached casts must not outlive a capture).
+            Defaults to True.
         **kwargs: Arguments of ``OptimWrapper`` (``optimizer``, ``accumulative_counts``,
             ``clip_grad``).
 
@@ -47,6 +50,7 @@ class AutocastOptimWrapper(OptimWrapper):
         dtype: str = 'bfloat16',
         device_types: Sequence[str] = ('cuda',),
         enabled: bool = True,
+        cache_enabled: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +61,7 @@ class AutocastOptimWrapper(OptimWrapper):
         self.dtype = DTYPES[dtype]
         self.device_types = tuple(device_types)
         self.enabled = bool(enabled)
+        self.cache_enabled = bool(cache_enabled)
 
     def autocast_device(self, model: nn.Module) -> str | None:
         """The device type to autocast ``model`` on, or None when autocast is off for it.
@@ -87,5 +92,7 @@ class AutocastOptimWrapper(OptimWrapper):
             if device_type is None:
                 yield
             else:
-                with torch.autocast(device_type=device_type, dtype=self.dtype):
+                with torch.autocast(
+                    device_type=device_type, dtype=self.dtype, cache_enabled=self.cache_enabled
+                ):
                     yield

@@ -7,6 +7,7 @@ from .negative_queue import NegativeQueue
 from .skelemix import mask_pool, skelemix, skelemix_mask, upsample_mask
 from .skelemixclr import SkeleMixCLR
 from .skeletonclr import SkeletonCLR
+from .step_graph import StepGraph
 
 __all__ = [
     'AimCLR',
@@ -16,6 +17,7 @@ __all__ = [
     'NegativeQueue',
     'SkeleMixCLR',
     'SkeletonCLR',
+    'StepGraph',
     'iter_groups',
     'mask_pool',
     'scatter_rows',

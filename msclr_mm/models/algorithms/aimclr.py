@@ -76,6 +76,10 @@ class AimCLR(BaseMoCo):
         """int: The runner's 0-based epoch from ``MessageHub`` (0 without a runner)."""
         return int(MessageHub.get_current_instance().get_info('epoch', 0) or 0)
 
+    def graph_key(self) -> tuple:
+        """A captured step bakes in whether mining is on (see :meth:`BaseMoCo.graph_key`)."""
+        return (self.mining_active(),)
+
     def mining_active(self) -> bool:
         """bool: Whether nearest-neighbour mining is on in the current epoch."""
         return self.current_epoch > self.mining_epoch

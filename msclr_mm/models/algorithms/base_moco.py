@@ -9,12 +9,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from mmengine.dist import get_world_size
 from mmengine.model import BaseModel
 
 from ..necks import global_pool
 from .momentum_encoder import MomentumEncoder
 from .multi_format import ViewInputs, group_sizes, iter_groups, scatter_rows
 from .negative_queue import NegativeQueue
+from .step_graph import StepGraph, no_autocast_cache
 
 BatchInputs = Mapping[str, ViewInputs]
 
@@ -61,6 +63,15 @@ class BaseMoCo(BaseModel):
             pushed away from their own query); a no-op in effect on NTU-sized data.
             Needs data samples with ``sample_idx`` (``PackMultiSkeletonInputs`` sets it).
             Defaults to False (MoCo, and the reference code).
+        cuda_graph_step (bool | dict): On a CUDA device, run each training step as one
+            CUDA graph replay (:class:`StepGraph`; a dict gives its arguments, e.g.
+            ``dict(warmup=2)``): preprocessing, the three encoder passes, the losses, the
+            backward pass, the optimiser step, the key encoder's EMA and the queue, launched
+            at once instead of operator by operator. Single process only; not with
+            ``exclude_own_keys``, ``accumulative_counts > 1``, the backbone's
+            ``compile='reduce-overhead'`` (graphs inside a graph: use ``compile=True``), nor
+            with SkeleMixCLR (it draws its mixing on the host). Eager on a CPU.
+            **Not yet run on a GPU** (README § Speed). Defaults to False.
         data_preprocessor (dict | nn.Module, optional): Usually
             ``dict(type='SkeletonDataPreprocessor', ...)``. Defaults to None (mmengine's
             ``BaseDataPreprocessor``: moves the batch to the device, nothing else).
@@ -79,6 +90,7 @@ class BaseMoCo(BaseModel):
         query_view: str = 'query',
         key_view: str = 'key',
         exclude_own_keys: bool = False,
+        cuda_graph_step: Union[bool, Dict[str, Any]] = False,
         data_preprocessor: Union[dict, nn.Module, None] = None,
         init_cfg: Union[dict, List[dict], None] = None,
     ) -> None:
@@ -93,6 +105,67 @@ class BaseMoCo(BaseModel):
         self.query_view = query_view
         self.key_view = key_view
         self.exclude_own_keys = exclude_own_keys
+        self.step_graph: StepGraph | None = None
+        if cuda_graph_step:
+            if self.step_graph_obstacle:
+                raise ValueError(
+                    f'{type(self).__name__} cannot use cuda_graph_step: {self.step_graph_obstacle}'
+                )
+            if exclude_own_keys:
+                raise ValueError(
+                    'cuda_graph_step cannot be combined with exclude_own_keys (the clip ids '
+                    'come from the host every step)'
+                )
+            options = cuda_graph_step if isinstance(cuda_graph_step, dict) else {}
+            self.step_graph = StepGraph(**options)
+
+    #: Why this algorithm's step cannot be a CUDA graph ('' when it can).
+    step_graph_obstacle = ''
+
+    def graph_key(self) -> Tuple:
+        """Host-side settings a captured step bakes in; a change captures again.
+
+        Returns:
+            tuple: ``()`` here; subclasses add theirs (AimCLR: whether mining is on).
+
+        """
+        return ()
+
+    def train_step(self, data: Any, optim_wrapper: Any) -> Dict[str, torch.Tensor]:
+        """The training step: mmengine's, or its CUDA-graph replay with ``cuda_graph_step``."""
+        device = next(self.parameters()).device
+        if self.step_graph is None or device.type != 'cuda':
+            return super().train_step(data, optim_wrapper)
+        self._check_step_graph(optim_wrapper)
+        groups = tuple(
+            (g['lr'], g.get('momentum'), g.get('weight_decay')) for g in optim_wrapper.param_groups
+        )
+        generators = getattr(self.data_preprocessor, 'cuda_generators', list)()
+        with no_autocast_cache(optim_wrapper):
+            return self.step_graph.step(
+                data,
+                lambda batch: BaseModel.train_step(self, batch, optim_wrapper),
+                device,
+                key=(self.graph_key(), groups),
+                generators=generators,
+            )
+
+    def _check_step_graph(self, optim_wrapper: Any) -> None:
+        """Refuse, with the reason, what a captured step cannot do."""
+        if get_world_size() > 1:
+            raise RuntimeError(
+                'cuda_graph_step is single-process only (the key all_gather and the gradient '
+                'all-reduce are not captured); turn it off for distributed runs'
+            )
+        if getattr(optim_wrapper, '_accumulative_counts', 1) != 1:
+            raise RuntimeError('cuda_graph_step needs accumulative_counts=1')
+        compile_cfg = getattr(self.backbone, 'compile', False)
+        if isinstance(compile_cfg, dict) and 'overhead' in str(compile_cfg.get('mode')):
+            raise RuntimeError(
+                "cuda_graph_step captures the whole step: the backbone's compile mode "
+                "'reduce-overhead' (CUDA graphs of its own) cannot run inside it; use "
+                'model.backbone.compile=True'
+            )
 
     def begin_step(self) -> None:
         """Mark a new training step for CUDA-graph trees (a compiled, graphed trunk).

@@ -52,6 +52,11 @@ class SkeleMixCLR(BaseMoCo):
 
     """
 
+    step_graph_obstacle = (
+        'it draws its mixing partners and regions on the host every step (a captured step '
+        'would replay the first draw forever)'
+    )
+
     def __init__(
         self,
         *args,

@@ -203,6 +203,10 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
             self._generators[device] = gen
         return self._generators[device]
 
+    def cuda_generators(self) -> List[torch.Generator]:
+        """The augmentation generators created so far on CUDA devices (for graph capture)."""
+        return [gen for device, gen in self._generators.items() if device.type == 'cuda']
+
     def get_rng_state(self) -> Dict[str, torch.Tensor]:
         """The states of the augmentation generators, for :class:`RNGStateHook`.
 

@@ -1,0 +1,205 @@
+"""`StepGraph`: a whole training step captured once as a CUDA graph, then replayed."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
+
+import torch
+from mmengine.logging import print_log
+
+StepFn = Callable[[Dict[str, Any]], Dict[str, torch.Tensor]]
+
+
+def _tensor_paths(obj: Any, prefix: Tuple = ()) -> Iterator[Tuple[Tuple, torch.Tensor]]:
+    """``(path, tensor)`` for every tensor in nested dicts (sorted keys) and lists/tuples."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key in sorted(obj):
+            yield from _tensor_paths(obj[key], prefix + (key,))
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            yield from _tensor_paths(item, prefix + (i,))
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    """A copy of ``obj`` whose tensors are fresh device tensors (other leaves shared)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, copy=True)
+    if isinstance(obj, dict):
+        return {key: _to_device(value, device) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)) and any(isinstance(o, (torch.Tensor, dict)) for o in obj):
+        return type(obj)(_to_device(o, device) for o in obj)
+    return obj
+
+
+class StepGraph:
+    """Run a training step as one CUDA graph replay: the CPU launches one graph per step.
+
+    The skeleton encoders are so small that an eager step is bound by the CPU launching
+    its kernels (README § Speed); a replay launches them all at once. For each *signature*
+    (the shapes and dtypes of the batch's tensors, and a key the model gives: learning
+    rates, AimCLR's mining switch, ...) the step runs ``warmup`` times eagerly on a side
+    stream (real training steps: lazy initialisation, optimiser state, compilation), is
+    then captured once on a static copy of the batch, and from then on every batch is
+    copied into that copy and the graph replayed. A new signature (the learning rate
+    drops, mining starts) captures again; after ``max_captures`` captures it gives up and
+    runs eagerly, with a warning (a per-iteration schedule would capture every step).
+
+    What the step may not do (the captured kernels replay with the capture's arguments):
+    read values on the host, build tensors from host data, draw random numbers on the host
+    (SkeleMixCLR does), use a non-default CUDA generator unless torch can register it with
+    the graph (``CUDAGraph.register_generator_state``), or communicate across processes.
+    The returned tensors are the graph's static outputs, overwritten by the next replay:
+    read or copy them before (mmengine's ``RuntimeInfoHook`` reads them at once,
+    :class:`DeferredRuntimeInfoHook` copies them).
+
+    Args:
+        warmup (int): Eager steps before each capture. Defaults to 2.
+        max_captures (int): Captures before falling back to eager steps. Defaults to 16.
+
+    """
+
+    def __init__(self, warmup: int = 2, max_captures: int = 16) -> None:
+        if warmup < 1:
+            raise ValueError(f'StepGraph: warmup must be >= 1, got {warmup}')
+        self.warmup = warmup
+        self.max_captures = max_captures
+        self.captures = 0
+        self.replays = 0
+        self.eager_steps = 0
+        self._signature: Tuple | None = None
+        self._seen = 0
+        self._graph = None
+        self._static: List[torch.Tensor] = []
+        self._outputs: Dict[str, torch.Tensor] = {}
+        self._gave_up = False
+
+    @staticmethod
+    def signature(data: Dict[str, Any], key: Tuple = ()) -> Tuple:
+        """What must not change between replays of one graph.
+
+        Args:
+            data (dict): The collated batch (``inputs`` and ``data_samples``).
+            key (tuple): The model's extra key. Defaults to ``()``.
+
+        Returns:
+            tuple: Tensor paths, shapes and dtypes, the number of data samples and ``key``.
+
+        """
+        tensors = tuple(
+            (path, tuple(t.shape), t.dtype) for path, t in _tensor_paths(data.get('inputs'))
+        )
+        samples = data.get('data_samples')
+        return tensors, None if samples is None else len(samples), tuple(key)
+
+    def step(
+        self,
+        data: Dict[str, Any],
+        eager_step: StepFn,
+        device: torch.device,
+        key: Tuple = (),
+        generators: Sequence[torch.Generator] = (),
+    ) -> Dict[str, torch.Tensor]:
+        """One training step: eager (warm-up, fallback) or a graph replay.
+
+        Args:
+            data (dict): The collated batch (tensors on the host, pinned, or the device).
+            eager_step (Callable): ``eager_step(data) -> log_vars``: the model's plain step.
+            device (torch.device): The CUDA device.
+            key (tuple): The model's extra signature. Defaults to ``()``.
+            generators (Sequence[torch.Generator]): Non-default CUDA generators the step
+                draws from, registered with the graph. Defaults to none.
+
+        Returns:
+            dict[str, torch.Tensor]: The step's logged values.
+
+        """
+        if self._gave_up:
+            return self._eager(eager_step, data)
+        signature = self.signature(data, key)
+        if signature != self._signature:
+            self._signature, self._seen, self._graph = signature, 0, None
+        if self._graph is None:
+            if self._seen < self.warmup:
+                self._seen += 1
+                return self._eager(eager_step, data, side_stream=True)
+            if self.captures >= self.max_captures:
+                self._gave_up = True
+                print_log(
+                    f'StepGraph: {self.captures} captures (the signature keeps changing: a '
+                    'per-iteration schedule?); running eager steps from now on',
+                    logger='current',
+                    level=logging.WARNING,
+                )
+                return self._eager(eager_step, data)
+            self._capture(data, eager_step, device, generators)
+        self._load(data)
+        self._graph.replay()
+        self.replays += 1
+        return dict(self._outputs)
+
+    def _eager(self, eager_step: StepFn, data: Dict[str, Any], side_stream: bool = False):
+        self.eager_steps += 1
+        if not side_stream:
+            return eager_step(data)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            out = eager_step(data)
+        torch.cuda.current_stream().wait_stream(stream)
+        return out
+
+    def _capture(
+        self,
+        data: Dict[str, Any],
+        eager_step: StepFn,
+        device: torch.device,
+        generators: Sequence[torch.Generator],
+    ) -> None:
+        """Capture ``eager_step`` on a static device copy of ``data``."""
+        static = _to_device(data, device)
+        graph = torch.cuda.CUDAGraph()
+        register = getattr(graph, 'register_generator_state', None)
+        for gen in generators:
+            if register is None:
+                raise RuntimeError(
+                    'StepGraph: this torch cannot register a non-default CUDA generator with a '
+                    'CUDA graph (CUDAGraph.register_generator_state); the step draws from one '
+                    "(the data preprocessor's augmentations). Use a newer torch or turn "
+                    'cuda_graph_step off'
+                )
+            register(gen)
+        torch.cuda.synchronize(device)
+        with torch.cuda.graph(graph):
+            outputs = eager_step(static)
+        self._graph, self._outputs = graph, dict(outputs)
+        self._static = [t for _, t in _tensor_paths(static.get('inputs'))]
+        self.captures += 1
+        print_log(
+            f'StepGraph: captured the training step (capture {self.captures})',
+            logger='current',
+            level=logging.INFO,
+        )
+
+    def _load(self, data: Dict[str, Any]) -> None:
+        """Copy the batch's tensors into the static copy the graph reads."""
+        new = [t for _, t in _tensor_paths(data.get('inputs'))]
+        for dst, src in zip(self._static, new):
+            if src is not dst:
+                dst.copy_(src, non_blocking=True)
+
+
+@contextlib.contextmanager
+def no_autocast_cache(optim_wrapper: Any) -> Iterator[None]:
+    """Autocast without its weight-cast cache (cached casts must not outlive a capture)."""
+    previous = getattr(optim_wrapper, 'cache_enabled', None)
+    if previous is not None:
+        optim_wrapper.cache_enabled = False
+    try:
+        yield
+    finally:
+        if previous is not None:
+            optim_wrapper.cache_enabled = previous
