@@ -46,7 +46,8 @@ class StepGraph:
     then captured once on a static copy of the batch, and from then on every batch is
     copied into that copy and the graph replayed. A new signature (the learning rate
     drops, mining starts) captures again; after ``max_captures`` captures it gives up and
-    runs eagerly, with a warning (a per-iteration schedule would capture every step).
+    runs eagerly, with a warning. A signature that changes every step (a per-iteration
+    learning-rate schedule) never gets past its warm-up: those steps run eagerly.
 
     What the step may not do (the captured kernels replay with the capture's arguments):
     read values on the host, build tensors from host data, draw random numbers on the host
