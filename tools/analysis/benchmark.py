@@ -20,8 +20,9 @@ ratios come from one process on one machine:
   trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
   with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
   format rule: fixed group shapes), ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one
-  trunk pass for all groups of an encoder), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``;
-  unnamed switches are off (the format rule is then ``'random'``).
+  trunk pass for all groups of an encoder), ``gs`` (``cuda_graph_step=True``: the whole
+  step as one CUDA graph; combine with ``compile``, not ``cg``), ``fp32``, ``nchw``, e.g.
+  ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
@@ -122,6 +123,7 @@ def variant_config(cfg, variant, compile_backend=None):
     backbone['channels_last'] = settings['channels_last']
     backbone['compile'] = settings['compile']
     backbone['fuse_groups'] = settings['fuse_groups']
+    cfg.model['cuda_graph_step'] = settings['graph_step']
     if settings['compile'] is True and compile_backend:
         backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
@@ -242,6 +244,7 @@ def measure(cfg, args, variant):
         channels_last=backbone.get('channels_last'),
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
+        cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
         batch_size=batch_size,
         first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,

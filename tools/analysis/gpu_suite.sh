@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Issue 8's GPU measurements, in one go, on a machine with one CUDA GPU (README § Speed).
 #
-#   bash tools/analysis/gpu_suite.sh [STAGES...]     (default: env step epoch supervised)
+#   bash tools/analysis/gpu_suite.sh [STAGES...]     (default: env graph step epoch supervised)
 #
-# Stages: env (versions), step (benchmark.py on the MS-AimCLR NTU-60 recipe: baseline and
-# optimised variants, profiles), supervised
+# Stages: env (versions), graph (check_step_graph.py: cuda_graph_step against eager steps,
+# same losses and weights, and its speed), step (benchmark.py on the MS-AimCLR NTU-60
+# recipe: baseline and optimised variants, profiles), supervised
 # (bench_supervised.py), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
 # the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
@@ -24,7 +25,7 @@ fi
 CFG=configs/msclr/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py
 SYN=data/synthetic
 WORKERS=${WORKERS:-8}
-STAGES=${*:-env step epoch supervised}
+STAGES=${*:-env graph step epoch supervised}
 
 stage_env() {
     nvidia-smi -L; nproc; free -g | head -2
@@ -33,7 +34,11 @@ stage_env() {
 stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
         --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+cg bf16+cl+bal+cg+fuse}
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+cg bf16+cl+bal+gs bf16+cl+bal+fuse+gs bf16+cl+bal+cg+fuse}
+}
+stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a mismatch)
+    $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
+        --steps 12 --variant ${GRAPH_VARIANT:-cl+bal} --json-out "$OUT/graph_check.json"
 }
 stage_supervised() {
     timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \

@@ -8,7 +8,7 @@ Example:
 import argparse
 import json
 
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse')
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'gs')
 
 
 def variant_settings(variant):
@@ -20,18 +20,26 @@ def variant_settings(variant):
     Returns:
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
         ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of
-        an encoder) and ``rule`` (the ``SampleFormatViews`` rule).
+        an encoder), ``graph_step`` (bool: the whole step as one CUDA graph, with the
+        trunk compiled without CUDA graphs of its own) and ``rule`` (the
+        ``SampleFormatViews`` rule).
 
     """
     switches = set() if variant == 'baseline' else set(variant.split('+'))
     unknown = switches - set(SWITCHES)
     if unknown:
         raise ValueError(f'variant {variant!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
+    if {'gs', 'cg'} <= switches:
+        raise ValueError(
+            f"variant {variant!r}: 'gs' captures the whole step and 'cg' the trunk alone; "
+            "graphs cannot nest (use 'gs+compile')"
+        )
     return dict(
         bf16='bf16' in switches,
         channels_last='cl' in switches,
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
         fuse_groups='fuse' in switches,
+        graph_step='gs' in switches,
         rule='balanced' if 'bal' in switches else 'random',
     )
 
@@ -47,6 +55,7 @@ def variant_options(variant):
         f'model.backbone.channels_last={settings["channels_last"]}',
         f'model.backbone.compile={settings["compile"]}',
         f'model.backbone.fuse_groups={settings["fuse_groups"]}',
+        f'model.cuda_graph_step={settings["graph_step"]}',
         f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',
     ]
 

@@ -174,7 +174,9 @@ class StepGraph:
                 )
             register(gen)
         torch.cuda.synchronize(device)
-        with torch.cuda.graph(graph):
+        # thread-local: the DataLoader's pin-memory thread may allocate pinned memory while
+        # this thread captures (global mode would invalidate the capture)
+        with torch.cuda.graph(graph, capture_error_mode='thread_local'):
             outputs = eager_step(static)
         self._graph, self._outputs = graph, dict(outputs)
         self._static = [t for _, t in _tensor_paths(static.get('inputs'))]

@@ -38,7 +38,7 @@ def fake_cuda(monkeypatch):
     capturing = []
 
     @contextlib.contextmanager
-    def graph(g):
+    def graph(g, capture_error_mode='global'):
         capturing.append(g)
         try:
             yield

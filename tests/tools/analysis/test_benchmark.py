@@ -107,6 +107,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     fast = report['variants']['cl+bal+compile+fuse']
     assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
     assert fast['fuse_groups'] is True and report['variants']['baseline']['fuse_groups'] is False
+    assert fast['cuda_graph_step'] is False
     assert fast['model_step_seq_per_s'] > 0
     assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
@@ -122,6 +123,12 @@ def test_variant_options_turn_a_config_into_the_variant():
     ).stdout.split()
     assert 'optim_wrapper.enabled=True' in out and 'model.backbone.channels_last=True' in out
     assert 'model.backbone.fuse_groups=True' in out
+    gs = subprocess.run(
+        [sys.executable, tool, 'bf16+cl+bal+compile+gs'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'model.cuda_graph_step=True' in gs and 'model.backbone.compile=True' in gs
+    nested = subprocess.run([sys.executable, tool, 'cg+gs'], capture_output=True, text=True)
+    assert nested.returncode != 0 and 'graphs cannot nest' in nested.stderr
     assert 'model.backbone.compile=reduce-overhead' in out
     assert 'train_dataloader.dataset.pipeline.0.rule=balanced' in out
     base = subprocess.run(
