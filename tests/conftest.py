@@ -1,5 +1,6 @@
 """Shared test helpers: the repository root, the shared real data, running tools."""
 
+import json
 import os
 import os.path as osp
 import subprocess
@@ -30,6 +31,18 @@ def run_python(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):
             f'--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}'
         )
     return proc
+
+
+def run_tool_json(args, tmp_path, name='report.json'):
+    """Run a tools/analysis script with ``--json-out`` in ``tmp_path`` (one thread).
+
+    Returns its report, after checking that the last line it printed is the same JSON.
+    """
+    out = tmp_path / name
+    proc = run_python([*args, '--json-out', str(out)], cwd=tmp_path, env={'OMP_NUM_THREADS': '1'})
+    report = json.loads(out.read_text())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
+    return report
 
 
 @pytest.fixture

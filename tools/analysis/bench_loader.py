@@ -20,7 +20,6 @@ The last output line is JSON.
 
 import argparse
 import copy
-import json
 import os.path as osp
 import pickle
 import statistics
@@ -31,7 +30,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import msclr_mm  # noqa: E402,F401
@@ -91,14 +90,10 @@ def unpickle_ms(samples, repeats=20):
 
 def main(argv=None):
     """Entry point."""
-    args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.synthetic:
-        from benchmark import synthetic_data
+    from benchmark import emit_report, load_config
 
-        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
+    args = parse_args(argv)
+    cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     loaders = {
         'sample_list': build_loader(cfg, True, args.batch_size, args.num_workers),
@@ -131,10 +126,7 @@ def main(argv=None):
     report['main_cpu_ratio_list_over_sample_list'] = (
         report['list']['main_cpu_ms_per_batch'] / report['sample_list']['main_cpu_ms_per_batch']
     )
-    if args.json_out:
-        with open(args.json_out, 'w') as f:
-            json.dump(report, f, indent=1)
-    print(json.dumps(report))
+    emit_report(report, args.json_out)
 
 
 if __name__ == '__main__':

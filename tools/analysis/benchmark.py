@@ -149,6 +149,28 @@ def synthetic_data(cfg, clips, out_dir):
     dataset.cache_dir = osp.join(folder, 'cache')
 
 
+def load_config(args):
+    """``args.config`` with ``--cfg-options`` merged and ``--synthetic`` data swapped in.
+
+    Shared by the tools of this folder (``args`` needs ``config``, ``cfg_options``,
+    ``synthetic`` and ``synthetic_dir``).
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.synthetic:
+        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
+    return cfg
+
+
+def emit_report(report, json_out=None):
+    """Write ``report`` to ``json_out`` (if given) and print it as the last output line."""
+    if json_out:
+        with open(json_out, 'w') as f:
+            json.dump(report, f, indent=1)
+    print(json.dumps(report))
+
+
 def build(cfg, device, batch_size=None, num_workers=None):
     """Build model, optimiser wrapper and training dataloader from ``cfg``.
 
@@ -282,11 +304,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda asked for, but torch sees no CUDA device')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.synthetic:
-        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
+    cfg = load_config(args)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     report = dict(config=args.config, device=args.device, torch=torch.__version__)
@@ -320,10 +338,7 @@ def main(argv=None):
     # the measured seq_per_s (same model and batch), not timed on NTU itself.
     report['ntu60_2formats_epoch_s'] = NTU60_CLIPS * 2 / report['seq_per_s']
     report['cpu_threads'] = threads
-    if args.json_out:
-        with open(args.json_out, 'w') as f:
-            json.dump(report, f, indent=1)
-    print(json.dumps(report))
+    emit_report(report, args.json_out)
 
 
 if __name__ == '__main__':

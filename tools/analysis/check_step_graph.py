@@ -19,7 +19,6 @@ The last output line is JSON; the exit status is 1 when the runs differ beyond `
 """
 
 import argparse
-import json
 import os.path as osp
 import sys
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 import msclr_mm  # noqa: E402,F401
 
@@ -62,14 +61,10 @@ def rel_diff(a, b):
 
 def main(argv=None):
     """Entry point."""
-    from benchmark import build, synthetic_data, variant_config
+    from benchmark import build, emit_report, load_config, variant_config
 
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.synthetic:
-        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
+    cfg = load_config(args)
     runs = {}
     for graph in (False, True):
         vcfg = variant_config(cfg, args.variant + ('+gs' if graph else ''))
@@ -123,10 +118,7 @@ def main(argv=None):
     report['speedup'] = report['graph_seq_per_s'] / report['eager_seq_per_s']
     ok = max([*worst.values(), weight_diff]) <= args.rtol
     report['equal_within_rtol'] = ok
-    if args.json_out:
-        with open(args.json_out, 'w') as f:
-            json.dump(report, f, indent=1)
-    print(json.dumps(report))
+    emit_report(report, args.json_out)
     return 0 if ok else 1
 
 

@@ -41,7 +41,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 import msclr_mm  # noqa: E402,F401
@@ -238,14 +238,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     """Entry point."""
-    from benchmark import build, synthetic_data, variant_config
+    from benchmark import build, emit_report, load_config, variant_config
 
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.synthetic:
-        synthetic_data(cfg, args.synthetic, args.synthetic_dir)
+    cfg = load_config(args)
     report = dict(
         config=args.config,
         batch_size=args.batch_size,
@@ -272,10 +268,7 @@ def main(argv=None):
             figures = count_step(model, optim_wrapper, batch)
         report['variants'][variant] = figures
         print(json.dumps({variant: figures}))
-    if args.json_out:
-        with open(args.json_out, 'w') as f:
-            json.dump(report, f, indent=1)
-    print(json.dumps(report))
+    emit_report(report, args.json_out)
 
 
 if __name__ == '__main__':

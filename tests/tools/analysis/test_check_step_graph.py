@@ -1,11 +1,10 @@
 """tools/analysis/check_step_graph.py runs; without a GPU the graphed model runs eagerly."""
 
-import json
 import os.path as osp
 
 import torch
 
-from ...conftest import REPO_ROOT, run_python
+from ...conftest import REPO_ROOT, run_tool_json
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'check_step_graph.py')
 CONFIG = osp.join(
@@ -16,7 +15,7 @@ CONFIG = osp.join(
 def test_check_step_graph_on_cpu(tmp_path):
     if torch.cuda.is_available():
         return
-    proc = run_python(
+    report = run_tool_json(
         [
             TOOL,
             CONFIG,
@@ -32,19 +31,14 @@ def test_check_step_graph_on_cpu(tmp_path):
             '2',
             '--timed',
             '1',
-            '--json-out',
-            str(tmp_path / 'check.json'),
             '--cfg-options',
             'model.backbone.channels=[8,16]',
             'model.backbone.strides=[1,2]',
             'model.queue_len=64',
             'model.neck.in_channels=16',
         ],
-        cwd=tmp_path,
-        env={'OMP_NUM_THREADS': '1'},
+        tmp_path,
     )
-    report = json.loads((tmp_path / 'check.json').read_text())
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
     assert report['graph_engaged'] is False and report['captures'] == 0
     # the same seed, batches and eager steps: identical numbers
     assert report['equal_within_rtol'] and max(report['worst_rel_diff'].values()) == 0

@@ -1,9 +1,8 @@
 """tools/analysis/count_ops.py: operators per training step, by phase; an operator budget."""
 
-import json
 import os.path as osp
 
-from ...conftest import REPO_ROOT, run_python
+from ...conftest import REPO_ROOT, run_tool_json
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'count_ops.py')
 CONFIG = osp.join(
@@ -21,7 +20,7 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
     operators to the data preprocessor, the stems, the losses or the optimiser, or that
     breaks a fused path, fails here.
     """
-    proc = run_python(
+    report = run_tool_json(
         [
             TOOL,
             CONFIG,
@@ -34,19 +33,14 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
             '--variants',
             'bal',
             'bal+fuse',
-            '--json-out',
-            str(tmp_path / 'ops.json'),
             '--cfg-options',
             'model.backbone.channels=[8,8,16]',
             'model.backbone.strides=[1,2,1]',
             'model.queue_len=64',
             'model.neck.in_channels=16',
         ],
-        cwd=tmp_path,
-        env={'OMP_NUM_THREADS': '1'},
+        tmp_path,
     )
-    report = json.loads((tmp_path / 'ops.json').read_text())
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
     plain, fused = report['variants']['bal'], report['variants']['bal+fuse']
     # 3 encoder passes x 2 formats apart; fused: query + extreme views in one, keys in one
     assert plain['trunk_calls'] == 6 and fused['trunk_calls'] == 2
