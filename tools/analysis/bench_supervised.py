@@ -6,6 +6,11 @@ autocast; ours eager in NCHW, channels-last, and channels-last + ``torch.compile
 sequences/s of the whole step (forward, loss, backward, optimiser step) and each variant's
 ratio to mmaction2's at the same precision. The last output line is JSON.
 
+``--loss gcnhead`` (default) is mmaction2's ``GCNHead.loss``, which also computes top-k
+accuracy on the host (numpy) every step; ``--loss plain`` is the cross-entropy alone,
+which the ``*-graph`` kinds need (the whole step captured as one CUDA graph and replayed:
+nothing may read values on the host). Compare kinds under the same ``--loss``.
+
 Example:
     python tools/analysis/bench_supervised.py --device cuda --batch 64 --frames 100
 """
@@ -39,7 +44,7 @@ def build(kind, device):
             type='UnifiedSTGCN',
             formats=['kinect25'],
             channels_last=kind != 'ours-nchw',
-            compile=kind == 'ours-cl-compile',
+            compile=kind.startswith('ours-cl-compile'),
             **FULL_WIDTH,
         )
     model = MODELS.build(
@@ -64,16 +69,27 @@ def time_kind(kind, args, dtype):
     for s in samples:
         s.gt_label = s.gt_label.to(args.device)
 
+    labels = torch.arange(args.batch, device=args.device) % 60
+
     def step():
         # the backbone under autocast; GCNHead's loss reads its scores back as numpy for
         # the top-k accuracy, which has no bf16: the (tiny) head runs in float32
-        with torch.autocast(args.device, dtype=dtype, enabled=dtype is not None):
+        graphed = kind.endswith('-graph')
+        with torch.autocast(
+            args.device, dtype=dtype, enabled=dtype is not None, cache_enabled=not graphed
+        ):
             feats = model.extract_feat(x, stage='backbone')[0]
-        losses = model.cls_head.loss(feats.float(), samples)
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        if args.loss == 'plain':
+            loss = torch.nn.functional.cross_entropy(model.cls_head(feats.float()), labels)
+        else:
+            losses = model.cls_head.loss(feats.float(), samples)
+            loss = sum(v for k, v in losses.items() if 'loss' in k)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
+
+    if kind.endswith('-graph'):
+        step = graphed_step(step, args)
 
     sync = torch.cuda.synchronize if args.device == 'cuda' else (lambda: None)
     start = time.perf_counter()
@@ -90,6 +106,24 @@ def time_kind(kind, args, dtype):
     return (time.perf_counter() - start) / args.iters, first
 
 
+def graphed_step(step, args):
+    """``step`` captured as one CUDA graph (after warm-up on a side stream); returns replay."""
+    if args.device != 'cuda':
+        raise SystemExit('the *-graph kinds need --device cuda')
+    if args.loss != 'plain':
+        raise SystemExit('the *-graph kinds need --loss plain (GCNHead.loss reads numpy)')
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
 def main(argv=None):
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -103,8 +137,15 @@ def main(argv=None):
         '--kinds', nargs='+', default=['mmaction', 'ours-nchw', 'ours-cl', 'ours-cl-compile']
     )
     parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'])
+    parser.add_argument('--loss', choices=['gcnhead', 'plain'], default='gcnhead')
     args = parser.parse_args(argv)
-    report = dict(device=args.device, batch=args.batch, frames=args.frames, torch=torch.__version__)
+    report = dict(
+        device=args.device,
+        batch=args.batch,
+        frames=args.frames,
+        loss=args.loss,
+        torch=torch.__version__,
+    )
     if args.device == 'cuda':
         report['gpu'] = torch.cuda.get_device_name()
     for precision in args.precisions:

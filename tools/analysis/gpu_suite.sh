@@ -44,6 +44,10 @@ stage_supervised() {
     timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
         --batch 64 --frames 100 \
         --kinds mmaction ours-nchw ours-cl ${SUPERVISED_COMPILE:+ours-cl-compile}
+    # the same step with the cross-entropy alone, so that it can be one CUDA graph
+    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
+        --batch 64 --frames 100 --loss plain --kinds mmaction ours-cl ours-cl-graph \
+        ${SUPERVISED_COMPILE:+ours-cl-compile-graph}
 }
 prepare_epoch_data() {  # NTU-60-sized: 40000 clips x 2 formats, written and cached once
     [[ -f $SYN/40000clips/cache.done ]] && return

@@ -45,3 +45,15 @@ def test_bench_supervised_reports_ratios_on_cpu():
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report['mmaction/fp32/ratio_to_mmaction'] == 1.0
     assert report['ours-cl/fp32/seq_per_s'] > 0 and report['ours-cl/fp32/ratio_to_mmaction'] > 0
+
+
+def test_bench_supervised_plain_loss_and_graph_kinds_on_cpu():
+    args = [osp.join(ANALYSIS, 'bench_supervised.py'), '--device', 'cpu', '--batch', '2',
+            '--frames', '8', '--iters', '1', '--warmup', '0', '--precisions', 'fp32']  # fmt: skip
+    proc = run_python(
+        [*args, '--kinds', 'ours-cl', '--loss', 'plain'], env={'OMP_NUM_THREADS': '1'}
+    )
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report['loss'] == 'plain' and report['ours-cl/fp32/seq_per_s'] > 0
+    refused = run_python([*args, '--kinds', 'ours-cl-graph'], check=False)
+    assert refused.returncode != 0 and 'need --device cuda' in refused.stderr
