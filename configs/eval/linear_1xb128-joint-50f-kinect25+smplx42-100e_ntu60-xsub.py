@@ -22,7 +22,10 @@ pretrained = 'work_dirs/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xs
 
 model = dict(
     type='MultiSkeletonRecognizer',
-    data_preprocessor=dict(type='SkeletonDataPreprocessor', stream='joint'),
+    # labels come packed from the workers and go to the device in one pinned copy per step
+    data_preprocessor=dict(
+        type='SkeletonDataPreprocessor', stream='joint', non_blocking=True, move_data_samples=False
+    ),
     backbone=dict(
         type='UnifiedSTGCN',
         formats=formats,

@@ -20,7 +20,10 @@ pretrained = 'work_dirs/demo/pretrain/epoch_10.pth'
 
 model = dict(
     type='MultiSkeletonRecognizer',
-    data_preprocessor=dict(type='SkeletonDataPreprocessor', stream='joint'),
+    # labels come packed from the workers and go to the device in one pinned copy per step
+    data_preprocessor=dict(
+        type='SkeletonDataPreprocessor', stream='joint', non_blocking=True, move_data_samples=False
+    ),
     backbone=dict(
         type='UnifiedSTGCN',
         formats=formats,

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -174,6 +175,9 @@ class MultiSkeletonRecognizer(BaseModel):
         device: torch.device,
         num_classes: int | None = None,
     ) -> torch.Tensor:
+        content = data_samples.content() if hasattr(data_samples, 'content') else None
+        if content is not None:  # a packed SampleList: no sample is built
+            return MultiSkeletonRecognizer._packed_labels(*content, device, num_classes)
         labels = []
         for i, ds in enumerate(data_samples):
             gt = ds.gt_label
@@ -193,6 +197,35 @@ class MultiSkeletonRecognizer(BaseModel):
                 )
             labels.append(gt.reshape(1))
         return torch.cat(labels).to(device=device, dtype=torch.long)
+
+    @staticmethod
+    def _packed_labels(
+        labels: np.ndarray,
+        metas: Sequence[dict],
+        device: torch.device,
+        num_classes: int | None = None,
+    ) -> torch.Tensor:
+        """Labels of a packed ``SampleList``, checked on the host, one pinned copy."""
+        bad = np.flatnonzero(labels < 0)
+        if bad.size:
+            frame_dir = metas[bad[0]].get('frame_dir', f'#{bad[0]}')
+            raise ValueError(
+                f'MultiSkeletonRecognizer: sample {frame_dir} has no gt_label; expected one '
+                'class index (single-label recognition)'
+            )
+        if num_classes is not None:
+            bad = np.flatnonzero(labels >= num_classes)
+            if bad.size:
+                frame_dir = metas[bad[0]].get('frame_dir', f'#{bad[0]}')
+                raise ValueError(
+                    f'MultiSkeletonRecognizer: sample {frame_dir} has label {labels[bad[0]]}; '
+                    f'expected 0 <= label < num_classes = {num_classes} (check the '
+                    'annotation file and the cls_head num_classes of the config)'
+                )
+        out = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
+        if torch.device(device).type == 'cuda':
+            out = out.pin_memory()  # from pageable memory the copy would wait for the GPU
+        return out.to(device, non_blocking=True)
 
     # ------------------------------------------------------------------ modes
     def forward(

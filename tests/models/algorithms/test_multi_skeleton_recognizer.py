@@ -315,3 +315,31 @@ def test_feature_norm_normalises_pooled_features_before_the_linear_layer():
         expected = F.cross_entropy(model.cls_heads[f].fc(normed), labels)
         torch.testing.assert_close(losses[f'loss_{f}'], expected)
     assert not any(p.requires_grad for p in model.feature_norm.parameters())
+
+
+def test_labels_of_a_packed_sample_list_without_building_it():
+    import pickle
+
+    from mmaction.structures import ActionDataSample
+
+    from msclr_mm.datasets import SampleList
+    from msclr_mm.models.algorithms import MultiSkeletonRecognizer
+
+    def packed(labels):
+        samples = []
+        for i, label in enumerate(labels):
+            s = ActionDataSample().set_gt_label(label)
+            s.set_metainfo(dict(frame_dir=f'clip{i}'))
+            samples.append(s)
+        return pickle.loads(pickle.dumps(SampleList(samples)))
+
+    lst = packed([3, 0, 2])
+    got = MultiSkeletonRecognizer._labels(lst, torch.device('cpu'), num_classes=4)
+    assert got.tolist() == [3, 0, 2] and got.dtype == torch.long and lst._samples is None
+    with pytest.raises(ValueError, match=r'sample clip1 has label 7; expected 0 <= label < num'):
+        MultiSkeletonRecognizer._labels(packed([1, 7]), torch.device('cpu'), num_classes=4)
+    unlabelled = ActionDataSample()
+    unlabelled.set_metainfo(dict(frame_dir='nolabel'))
+    no_label = pickle.loads(pickle.dumps(SampleList([unlabelled])))
+    with pytest.raises(ValueError, match='sample nolabel has no gt_label'):
+        MultiSkeletonRecognizer._labels(no_label, torch.device('cpu'))
