@@ -218,6 +218,29 @@ def count_step(model, optim_wrapper, batch):
     return result
 
 
+def time_step(model, optim_wrapper, batch, reps):
+    """Median wall ms of ``reps`` whole training steps and of the preprocessor alone.
+
+    Meant for tiny shapes (``--cfg-options``), where a step's time is mostly the CPU's
+    Python and dispatch work per operator: what bounds the GPU step.
+    """
+    import statistics
+    import time
+
+    def median_ms(fn):
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+        return statistics.median(times)
+
+    return dict(
+        step_ms=median_ms(lambda: model.train_step(batch, optim_wrapper)),
+        preprocess_ms=median_ms(lambda: model.data_preprocessor(batch, True)),
+    )
+
+
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -230,6 +253,13 @@ def parse_args(argv=None):
         '--accelerator-paths',
         action='store_true',
         help='the augmentations take their GPU paths (no host shortcuts), as on a GPU',
+    )
+    parser.add_argument(
+        '--time',
+        type=int,
+        default=0,
+        metavar='REPS',
+        help='also report the median ms of REPS steps (use tiny shapes: CPU-side cost)',
     )
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
@@ -266,6 +296,8 @@ def main(argv=None):
         with paths:
             model.train_step(batch, optim_wrapper)  # first step: lazy set-up, not counted
             figures = count_step(model, optim_wrapper, batch)
+            if args.time:
+                figures.update(time_step(model, optim_wrapper, batch, args.time))
         report['variants'][variant] = figures
         print(json.dumps({variant: figures}))
     emit_report(report, args.json_out)

@@ -33,6 +33,8 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
             '--variants',
             'bal',
             'bal+fuse',
+            '--time',
+            '2',
             '--cfg-options',
             'model.backbone.channels=[8,8,16]',
             'model.backbone.strides=[1,2,1]',
@@ -46,6 +48,7 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
     assert plain['trunk_calls'] == 6 and fused['trunk_calls'] == 2
     for figures in (plain, fused):
         assert figures['total'] == sum(figures[p] for p in report['phases'])
+        assert figures['step_ms'] > 0 and 0 < figures['preprocess_ms'] < figures['step_ms']
         assert figures['optimizer'] <= 10  # multi-tensor SGD, not a loop over parameters
         assert figures['preprocess'] <= 360
         assert figures['outside_trunk'] <= 660
