@@ -67,7 +67,8 @@ class BaseMoCo(BaseModel):
             CUDA graph replay (:class:`StepGraph`; a dict gives its arguments, e.g.
             ``dict(warmup=2)``): preprocessing, the three encoder passes, the losses, the
             backward pass, the optimiser step, the key encoder's EMA and the queue, launched
-            at once instead of operator by operator. Single process only; not with
+            at once instead of operator by operator. Single process only (in a
+            distributed run mmengine's DDP wrapper runs its own step: no effect); not with
             ``exclude_own_keys``, ``accumulative_counts > 1``, the backbone's
             ``compile='reduce-overhead'`` (graphs inside a graph: use ``compile=True``), nor
             with SkeleMixCLR (it draws its mixing on the host). Eager on a CPU.
