@@ -16,6 +16,8 @@ Example (the MS-AimCLR NTU-60 recipe on synthetic data, float32, compiled trunk)
         --synthetic 4000 --steps 12 --variant cl+bal+compile
 
 The last output line is JSON; the exit status is 1 when the runs differ beyond ``--rtol``.
+``--noise-floor`` runs both models eagerly: the drift of two eager runs (nondeterministic
+kernels), to tell a real mismatch from noise.
 """
 
 import argparse
@@ -44,6 +46,11 @@ def parse_args(argv=None):
     parser.add_argument('--synthetic', type=int, default=None, help='synthetic clips per format')
     parser.add_argument('--synthetic-dir', default='data/synthetic')
     parser.add_argument('--rtol', type=float, default=1e-3, help='allowed relative difference')
+    parser.add_argument(
+        '--noise-floor',
+        action='store_true',
+        help='run both models eagerly: how far two eager runs drift (nondeterministic kernels)',
+    )
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     return parser.parse_args(argv)
@@ -67,7 +74,7 @@ def main(argv=None):
     cfg = load_config(args)
     runs = {}
     for graph in (False, True):
-        vcfg = variant_config(cfg, args.variant + ('+gs' if graph else ''))
+        vcfg = variant_config(cfg, args.variant + ('+gs' if graph and not args.noise_floor else ''))
         torch.manual_seed(0)
         runs[graph] = build(vcfg, args.device, args.batch_size, 0)
     loader = runs[False][2]
@@ -95,6 +102,7 @@ def main(argv=None):
         config=args.config,
         device=args.device,
         variant=args.variant,
+        noise_floor=args.noise_floor,
         steps=len(batches),
         graph_engaged=bool(step_graph and step_graph.replays),
         captures=step_graph.captures if step_graph else 0,

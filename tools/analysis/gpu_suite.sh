@@ -38,6 +38,9 @@ stage_step() {
 }
 stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a mismatch)
     $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
+        --steps 12 --variant ${GRAPH_VARIANT:-cl+bal} --noise-floor --timed 3 \
+        --json-out "$OUT/graph_noise_floor.json"
+    $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
         --steps 12 --variant ${GRAPH_VARIANT:-cl+bal} --json-out "$OUT/graph_check.json"
 }
 stage_supervised() {

@@ -44,3 +44,4 @@ def test_check_step_graph_on_cpu(tmp_path):
     assert report['equal_within_rtol'] and max(report['worst_rel_diff'].values()) == 0
     assert report['per_step_loss']['False'] == report['per_step_loss']['True']
     assert report['eager_seq_per_s'] > 0 and report['graph_seq_per_s'] > 0
+    assert report['noise_floor'] is False
