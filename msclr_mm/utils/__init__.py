@@ -1,3 +1,4 @@
 from . import runner
+from .device import copy_to_device
 
-__all__ = ['runner']
+__all__ = ['copy_to_device', 'runner']

@@ -12,6 +12,8 @@ from mmaction.structures import ActionDataSample
 from mmengine.dist import get_world_size
 from mmengine.model import BaseModel
 
+from msclr_mm.utils.device import copy_to_device
+
 from ..necks import global_pool
 from .momentum_encoder import MomentumEncoder
 from .multi_format import ViewInputs, group_sizes, iter_groups, scatter_rows
@@ -340,11 +342,7 @@ class BaseMoCo(BaseModel):
                     "(PackMultiSkeletonInputs keeps it when 'sample_idx' is in its meta_keys)"
                 )
             ids.append(int(meta['sample_idx']))
-        ids = torch.tensor(ids, dtype=torch.long)
-        if torch.device(device).type == 'cuda':
-            # from pageable memory the copy would wait for the GPU to drain
-            ids = ids.pin_memory()
-        return ids.to(device, non_blocking=True)
+        return copy_to_device(torch.tensor(ids, dtype=torch.long), device)
 
     def own_keys(self, ids: torch.Tensor | None) -> torch.Tensor | None:
         """``(N, K)`` bool mask of the queue entries of each clip's own earlier keys, or None."""

@@ -16,6 +16,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.model import BaseModel, ModuleDict
 
 from msclr_mm.skeletons import get_format
+from msclr_mm.utils.device import copy_to_device
 
 from .multi_format import iter_groups
 
@@ -190,11 +191,7 @@ class MultiSkeletonRecognizer(BaseModel):
             # Checked on the host copy, before the move to the device: no GPU sync.
             value = int(gt.reshape(-1)[0]) if gt.device.type == 'cpu' else None
             if num_classes is not None and value is not None and not 0 <= value < num_classes:
-                raise ValueError(
-                    f'MultiSkeletonRecognizer: sample {frame_dir} has label {value}; expected '
-                    f'0 <= label < num_classes = {num_classes} (check the annotation file and '
-                    'the cls_head num_classes of the config)'
-                )
+                raise _label_out_of_range(frame_dir, value, num_classes)
             labels.append(gt.reshape(1))
         return torch.cat(labels).to(device=device, dtype=torch.long)
 
@@ -217,15 +214,10 @@ class MultiSkeletonRecognizer(BaseModel):
             bad = np.flatnonzero(labels >= num_classes)
             if bad.size:
                 frame_dir = metas[bad[0]].get('frame_dir', f'#{bad[0]}')
-                raise ValueError(
-                    f'MultiSkeletonRecognizer: sample {frame_dir} has label {labels[bad[0]]}; '
-                    f'expected 0 <= label < num_classes = {num_classes} (check the '
-                    'annotation file and the cls_head num_classes of the config)'
-                )
-        out = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
-        if torch.device(device).type == 'cuda':
-            out = out.pin_memory()  # from pageable memory the copy would wait for the GPU
-        return out.to(device, non_blocking=True)
+                raise _label_out_of_range(frame_dir, int(labels[bad[0]]), num_classes)
+        return copy_to_device(
+            torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64)), device
+        )
 
     # ------------------------------------------------------------------ modes
     def forward(
@@ -403,3 +395,12 @@ class MultiSkeletonRecognizer(BaseModel):
             ds.set_pred_label(ensemble.argmax(dim=-1, keepdim=True))
             ds.set_field(per_format, 'pred_scores_per_format')
         return list(data_samples)
+
+
+def _label_out_of_range(frame_dir: str, value: int, num_classes: int) -> ValueError:
+    """The error for a label outside ``[0, num_classes)``, naming the sample."""
+    return ValueError(
+        f'MultiSkeletonRecognizer: sample {frame_dir} has label {value}; expected '
+        f'0 <= label < num_classes = {num_classes} (check the annotation file and '
+        'the cls_head num_classes of the config)'
+    )

@@ -202,10 +202,6 @@ class FormatStem(nn.Module):
         else:
             self.importance = None
 
-    def graph(self, i: int) -> torch.Tensor:
-        """Adjacency ``(K, V, V)`` for block ``i``, weighted by its edge importance."""
-        return self.A if self.importance is None else self.A * self.importance[i]
-
     def graph_inputs(self) -> GraphInputs:
         """``(A, importances)``: what :func:`block_graphs` needs (importances may be None)."""
         return self.A, None if self.importance is None else list(self.importance)
