@@ -4,11 +4,13 @@ The workers collate and pickle each batch; the training process unpickles it (in
 pin-memory thread with ``pin_memory=True``, in the main thread otherwise), holding the GIL
 that the training step needs to launch its kernels. This script iterates the config's
 real training DataLoader and reports the training process's CPU time per batch (all its
-threads, ``time.process_time``) and the wall time per batch, for the batch's data samples
-as a :class:`msclr_mm.datasets.SampleList` (``multi_skeleton_collate``'s default) and
-as a plain list of ``ActionDataSample`` s (``compact_samples=False``), in alternating
-rounds so that the ratio comes from one run. It also times the unpickling of one
-batch's data samples alone.
+threads, ``time.process_time``) and the wall time per batch, for three forms of
+``multi_skeleton_collate``'s batch, in alternating rounds so that the ratios come from one
+run: ``one_buffer`` (the default: the data samples as a
+:class:`msclr_mm.datasets.SampleList`, every tensor a view of one shared-memory buffer),
+``sample_list`` (``one_buffer=False``: one shared-memory segment per tensor) and ``list``
+(also ``compact_samples=False``: a plain list of ``ActionDataSample`` s). It also times
+the unpickling of one batch's data samples alone.
 
 Example:
     python tools/analysis/bench_loader.py \
@@ -52,8 +54,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_loader(cfg, compact_samples, batch_size, num_workers):
-    """The config's training DataLoader with ``multi_skeleton_collate(compact_samples=)``."""
+FORMS = dict(
+    one_buffer=dict(compact_samples=True, one_buffer=True),
+    sample_list=dict(compact_samples=True, one_buffer=False),
+    list=dict(compact_samples=False, one_buffer=False),
+)
+
+
+def build_loader(cfg, collate_options, batch_size, num_workers):
+    """The config's training DataLoader with ``multi_skeleton_collate(**collate_options)``."""
     from mmengine.runner import Runner
 
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
@@ -61,7 +70,7 @@ def build_loader(cfg, compact_samples, batch_size, num_workers):
         loader_cfg['batch_size'] = batch_size
     loader_cfg.update(num_workers=num_workers, persistent_workers=num_workers > 0)
     loader_cfg['pin_memory'] = torch.cuda.is_available()
-    loader_cfg['collate_fn'] = dict(type='multi_skeleton_collate', compact_samples=compact_samples)
+    loader_cfg['collate_fn'] = dict(type='multi_skeleton_collate', **collate_options)
     return Runner.build_dataloader(loader_cfg, seed=0)
 
 
@@ -88,6 +97,12 @@ def unpickle_ms(samples, repeats=20):
     return (time.perf_counter() - start) / repeats * 1e3, len(data)
 
 
+def batch_storages(batch):
+    """(tensors, distinct storages) among a received batch's ``inputs``."""
+    tensors = [t for view in batch['inputs'].values() for g in view.values() for t in g.values()]
+    return len(tensors), len({t.untyped_storage().data_ptr() for t in tensors})
+
+
 def main(argv=None):
     """Entry point."""
     from benchmark import emit_report, load_config
@@ -96,17 +111,18 @@ def main(argv=None):
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     loaders = {
-        'sample_list': build_loader(cfg, True, args.batch_size, args.num_workers),
-        'list': build_loader(cfg, False, args.batch_size, args.num_workers),
+        name: build_loader(cfg, options, args.batch_size, args.num_workers)
+        for name, options in FORMS.items()
     }
     times = {name: dict(cpu=[], wall=[]) for name in loaders}
-    samples = {}
+    samples, storages = {}, {}
     for _ in range(args.rounds):
         for name, loader in loaders.items():
             cpu, wall, first = time_round(loader, args.batches)
             times[name]['cpu'].append(cpu)
             times[name]['wall'].append(wall)
             samples[name] = first['data_samples']
+            storages[name] = batch_storages(first)
     report = dict(
         config=args.config,
         batch_size=loaders['list'].batch_size,
@@ -121,11 +137,14 @@ def main(argv=None):
             unpickle_samples_ms=ms,
             pickled_samples_bytes=size,
             rounds_cpu_ms=[t * 1e3 for t in times[name]['cpu']],
+            tensors_per_batch=storages[name][0],
+            storages_per_batch=storages[name][1],
         )
     assert isinstance(samples['sample_list'], SampleList)
-    report['main_cpu_ratio_list_over_sample_list'] = (
-        report['list']['main_cpu_ms_per_batch'] / report['sample_list']['main_cpu_ms_per_batch']
-    )
+    cpu = {name: report[name]['main_cpu_ms_per_batch'] for name in loaders}
+    report['main_cpu_ratio_list_over_sample_list'] = cpu['list'] / cpu['sample_list']
+    report['main_cpu_ratio_sample_list_over_one_buffer'] = cpu['sample_list'] / cpu['one_buffer']
+    report['main_cpu_ratio_list_over_one_buffer'] = cpu['list'] / cpu['one_buffer']
     emit_report(report, args.json_out)
 
 

@@ -11,6 +11,7 @@ from mmaction.registry import TRANSFORMS
 from mmaction.structures import ActionDataSample
 from mmcv.transforms import BaseTransform
 from mmengine.registry import FUNCTIONS
+from torch.utils.data import get_worker_info
 
 from ..sample_list import SampleList
 
@@ -87,8 +88,68 @@ def balanced_formats(candidates: Sequence[Sequence[str]]) -> List[str]:
     return chosen
 
 
+def _check_shapes(view: str, fmt: str, rows: List, data_batch: Sequence[Dict]) -> None:
+    """Raise a ValueError naming the clips when one group's keypoint shapes differ."""
+    shapes = {np.shape(kp) for _, kp in rows}
+    if len(shapes) == 1:
+        return
+    names = [
+        getattr(data_batch[i]['data_samples'], 'metainfo', {}).get('frame_dir', f'row {i}')
+        for i, _ in rows
+    ]
+    clips = ', '.join(f'{name}: {np.shape(kp)}' for name, (_, kp) in zip(names[:8], rows))
+    raise ValueError(
+        f'multi_skeleton_collate: view {view!r}, format {fmt!r}: the keypoint arrays of a '
+        f'batch must share one shape (M, T, V, C), got {len(shapes)} shapes ({clips}, ...); '
+        'set a fixed clip_len in SampleSkeletonFrames'
+    )
+
+
+_ALIGN = 64  # bytes: every tensor of a batch buffer starts on a cache line
+
+
+def batch_buffer(nbytes: int) -> torch.Tensor:
+    """A flat uint8 tensor of ``nbytes``, in shared memory inside a DataLoader worker.
+
+    In the training process (no worker) it is ordinary memory. Shared memory is what a
+    worker's tensors are moved to anyway when the batch is pickled (``default_collate``
+    allocates it directly in the same way).
+    """
+    if get_worker_info() is not None:
+        return torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(nbytes))
+    return torch.empty(nbytes, dtype=torch.uint8)
+
+
+def _stack_groups(groups: Dict[str, Dict[str, List]]) -> Dict:
+    """Stack each (view, format) group's rows into views of one :func:`batch_buffer`."""
+    layout = []  # (view, fmt, rows, keypoint dtype, shape, keypoint offset, index offset)
+    nbytes = 0
+    for view, by_fmt in groups.items():
+        for fmt, rows in by_fmt.items():
+            first = np.asarray(rows[0][1])
+            shape = (len(rows),) + first.shape
+            kp_at = nbytes
+            nbytes += -(-int(np.prod(shape)) * first.dtype.itemsize // _ALIGN) * _ALIGN
+            index_at = nbytes
+            nbytes += -(-len(rows) * 8 // _ALIGN) * _ALIGN
+            layout.append((view, fmt, rows, first.dtype, shape, kp_at, index_at))
+    buffer = batch_buffer(nbytes)
+    inputs: Dict[str, Dict] = {}
+    for view, fmt, rows, dtype, shape, kp_at, index_at in layout:
+        dtype = torch.from_numpy(np.empty(0, dtype)).dtype
+        size = int(np.prod(shape)) * dtype.itemsize
+        keypoint = buffer[kp_at : kp_at + size].view(dtype).view(shape)
+        np.stack([kp for _, kp in rows], out=keypoint.numpy())
+        index = buffer[index_at : index_at + len(rows) * 8].view(torch.long)
+        index.numpy()[:] = [i for i, _ in rows]
+        inputs.setdefault(view, {})[fmt] = dict(keypoint=keypoint, index=index)
+    return inputs
+
+
 @FUNCTIONS.register_module()
-def multi_skeleton_collate(data_batch: Sequence[Dict], compact_samples: bool = True) -> Dict:
+def multi_skeleton_collate(
+    data_batch: Sequence[Dict], compact_samples: bool = True, one_buffer: bool = True
+) -> Dict:
     """Collate packed samples, grouping each view by format (formats are never stacked).
 
     Args:
@@ -100,6 +161,14 @@ def multi_skeleton_collate(data_batch: Sequence[Dict], compact_samples: bool = T
             ``tools/analysis/bench_loader.py``). False: a plain list. Set it in a config
             as ``collate_fn=dict(type='multi_skeleton_collate', compact_samples=False)``.
             Defaults to True.
+        one_buffer (bool): Write every tensor of the batch (each group's ``keypoint``
+            and ``index``) into one buffer and return views of it; inside a DataLoader
+            worker the buffer is allocated in shared memory. The batch then crosses to
+            the training process as one shared-memory segment (one file descriptor
+            passed, instead of one per tensor: 8 for a two-format, two-view batch), and
+            the worker's copy of each tensor into shared memory when pickling is skipped.
+            The tensors are ordinary (views), only ``untyped_storage()`` is shared. False:
+            one tensor per array, as ``torch.stack`` would. Defaults to True.
 
     A view whose ``format`` is a tuple of candidates (rule ``'balanced'``) gets its
     formats drawn here, per batch, by :func:`balanced_formats`.
@@ -126,13 +195,18 @@ def multi_skeleton_collate(data_batch: Sequence[Dict], compact_samples: bool = T
     for view in groups:
         for fmt in groups[view]:
             groups[view][fmt].sort(key=lambda row: row[0])
-    inputs = {}
     for view, by_fmt in groups.items():
-        inputs[view] = {}
         for fmt, rows in by_fmt.items():
-            inputs[view][fmt] = dict(
+            _check_shapes(view, fmt, rows, data_batch)
+    inputs = _stack_groups(groups) if one_buffer else {
+        view: {
+            fmt: dict(
                 keypoint=torch.from_numpy(np.stack([kp for _, kp in rows])),
                 index=torch.tensor([i for i, _ in rows], dtype=torch.long),
             )
+            for fmt, rows in by_fmt.items()
+        }
+        for view, by_fmt in groups.items()
+    }  # fmt: skip
     samples = [s['data_samples'] for s in data_batch]
     return dict(inputs=inputs, data_samples=SampleList(samples) if compact_samples else samples)

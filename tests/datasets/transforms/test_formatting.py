@@ -155,3 +155,71 @@ def test_balanced_rule_through_the_pipeline(demo_files, cache_dir):
     batch = multi_skeleton_collate([ds[i] for i in range(32)])
     sizes = {f: len(g['index']) for f, g in batch['inputs']['key'].items()}
     assert sizes == {'coco17': 11, 'kinect25': 11, 'smpl24': 10}
+
+
+def _odd_sample(i, views):
+    """Groups whose sizes are not multiples of the 64-byte alignment."""
+    return PackMultiSkeletonInputs()(
+        dict(
+            views={
+                v: dict(format=f, keypoint=np.random.rand(1, 3, 5 if f == 'x' else 7, 3).astype(np.float32))
+                for v, f in views.items()
+            },
+            label=0, frame_dir=f'c{i}', formats=('x', 'y'),
+        )
+    )  # fmt: skip
+
+
+def test_one_buffer_equals_separate_tensors_and_shares_one_storage():
+    np.random.seed(3)
+    picks = [('x', 'y'), ('y', 'y'), ('x', 'x'), ('y', 'x'), ('x', 'y')]
+    data = [_odd_sample(i, dict(query=q, key=k)) for i, (q, k) in enumerate(picks)]
+    one = multi_skeleton_collate(data)
+    separate = multi_skeleton_collate(data, one_buffer=False)
+    storages = set()
+    for view, groups in separate['inputs'].items():
+        assert set(one['inputs'][view]) == set(groups)
+        for fmt, group in groups.items():
+            for key, ref in group.items():
+                got = one['inputs'][view][fmt][key]
+                assert got.dtype == ref.dtype and got.shape == ref.shape
+                torch.testing.assert_close(got, ref, rtol=0, atol=0)
+                assert got.is_contiguous() and got.data_ptr() % 64 == 0
+                storages.add(got.untyped_storage().data_ptr())
+    assert len(storages) == 1  # every tensor a view of one buffer
+    # not shared memory outside a worker: nothing to pickle
+    assert not next(iter(one['inputs']['query'].values()))['keypoint'].is_shared()
+
+
+def test_one_buffer_through_worker_processes_arrives_as_one_segment():
+    data = [_odd_sample(i, dict(query='x' if i % 2 else 'y', key='y')) for i in range(12)]
+    for one_buffer in (True, False):
+        loader = DataLoader(
+            data,
+            batch_size=6,
+            num_workers=1,
+            collate_fn=lambda b, one_buffer=one_buffer: multi_skeleton_collate(
+                b, one_buffer=one_buffer
+            ),
+        )
+        batches = list(loader)
+        tensors = [t for b in batches for v in b['inputs'].values() for g in v.values() for t in g.values()]  # fmt: skip
+        assert all(t.is_shared() for t in tensors)
+        per_batch = [
+            {t.untyped_storage().data_ptr() for v in b['inputs'].values() for g in v.values() for t in g.values()}
+            for b in batches
+        ]  # fmt: skip
+        assert [len(s) for s in per_batch] == ([1, 1] if one_buffer else [6, 6])
+        reference = multi_skeleton_collate(data[:6], one_buffer=False)
+        for view, groups in reference['inputs'].items():
+            for fmt, group in groups.items():
+                for key, ref in group.items():
+                    torch.testing.assert_close(batches[0]['inputs'][view][fmt][key], ref)
+
+
+def test_collate_names_the_clips_when_shapes_differ():
+    data = [fake_sample(i, dict(query='x', key='y')) for i in range(3)]
+    data[1]['inputs']['query']['keypoint'] = np.zeros((2, 7, 3, 3), np.float32)
+    for one_buffer in (True, False):
+        with pytest.raises(ValueError, match=r"view 'query', format 'x'.*c1: \(2, 7, 3, 3\)"):
+            multi_skeleton_collate(data, one_buffer=one_buffer)

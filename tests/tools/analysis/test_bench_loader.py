@@ -9,7 +9,7 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'bench_loader.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'msaimclr_demo.py')
 
 
-def test_bench_loader_reports_both_forms(tmp_path):
+def test_bench_loader_reports_all_forms(tmp_path):
     proc = run_python(
         [
             TOOL,
@@ -35,10 +35,15 @@ def test_bench_loader_reports_both_forms(tmp_path):
     report = json.loads((tmp_path / 'loader.json').read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
     assert report['batch_size'] == 8 and report['num_workers'] == 1
-    for form in ('sample_list', 'list'):
+    for form in ('one_buffer', 'sample_list', 'list'):
         assert report[form]['main_cpu_ms_per_batch'] > 0
         assert report[form]['wall_ms_per_batch'] > 0
     # the compact form is what crosses the process boundary: far fewer bytes
     assert (
         report['sample_list']['pickled_samples_bytes'] * 2 < report['list']['pickled_samples_bytes']
     )
+    # the default collate sends every tensor of the batch in one shared-memory segment
+    assert report['one_buffer']['tensors_per_batch'] >= 4
+    assert report['one_buffer']['storages_per_batch'] == 1
+    assert report['sample_list']['storages_per_batch'] == report['sample_list']['tensors_per_batch']
+    assert report['main_cpu_ratio_list_over_one_buffer'] > 0
