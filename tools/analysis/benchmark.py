@@ -21,7 +21,8 @@ ratios come from one process on one machine:
   with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
   format rule: fixed group shapes), ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one
   trunk pass for all groups of an encoder), ``gs`` (``cuda_graph_step=True``: the whole
-  step as one CUDA graph; combine with ``compile``, not ``cg``), ``fp32``, ``nchw``, e.g.
+  step as one CUDA graph; combine with ``compile``, not ``cg``), ``cudnn``
+  (``torch.backends.cudnn.benchmark``: ``env_cfg.cudnn_benchmark=True``), ``fp32``, ``nchw``, e.g.
   ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
@@ -124,6 +125,7 @@ def variant_config(cfg, variant, compile_backend=None):
     backbone['compile'] = settings['compile']
     backbone['fuse_groups'] = settings['fuse_groups']
     cfg.model['cuda_graph_step'] = settings['graph_step']
+    cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = settings['cudnn_benchmark']
     if settings['compile'] is True and compile_backend:
         backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
@@ -243,6 +245,8 @@ def measure(cfg, args, variant):
     """Measure (a) and (b) for one variant; return a dict of figures."""
     device = args.device
     cfg = variant_config(cfg, variant, args.compile_backend)
+    # as mmengine's Runner.setup_env does for env_cfg.cudnn_benchmark
+    torch.backends.cudnn.benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
     model, optim_wrapper, dataloader = build(cfg, device, args.batch_size, args.num_workers)
 
     def step(batch):
@@ -267,6 +271,7 @@ def measure(cfg, args, variant):
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
         cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
+        cudnn_benchmark=torch.backends.cudnn.benchmark,
         batch_size=batch_size,
         first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,

@@ -8,7 +8,7 @@ Example:
 import argparse
 import json
 
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'gs')
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'gs', 'cudnn')
 
 
 def variant_settings(variant):
@@ -21,8 +21,10 @@ def variant_settings(variant):
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
         ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of
         an encoder), ``graph_step`` (bool: the whole step as one CUDA graph, with the
-        trunk compiled without CUDA graphs of its own) and ``rule`` (the
-        ``SampleFormatViews`` rule).
+        trunk compiled without CUDA graphs of its own), ``cudnn_benchmark`` (bool:
+        ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms for
+        each new shape instead of choosing them by heuristics; ``env_cfg.cudnn_benchmark``
+        in a config) and ``rule`` (the ``SampleFormatViews`` rule).
 
     """
     switches = set() if variant == 'baseline' else set(variant.split('+'))
@@ -40,6 +42,7 @@ def variant_settings(variant):
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
         fuse_groups='fuse' in switches,
         graph_step='gs' in switches,
+        cudnn_benchmark='cudnn' in switches,
         rule='balanced' if 'bal' in switches else 'random',
     )
 
@@ -56,6 +59,7 @@ def variant_options(variant):
         f'model.backbone.compile={settings["compile"]}',
         f'model.backbone.fuse_groups={settings["fuse_groups"]}',
         f'model.cuda_graph_step={settings["graph_step"]}',
+        f'env_cfg.cudnn_benchmark={settings["cudnn_benchmark"]}',
         f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',
     ]
 

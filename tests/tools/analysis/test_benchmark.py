@@ -74,7 +74,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
             'cpu',
             '--variants',
             'baseline',
-            'cl+bal+compile+fuse',
+            'cl+bal+compile+fuse+cudnn',
             '--synthetic',
             '24',
             '--synthetic-dir',
@@ -104,12 +104,14 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     )
     report = json.loads((tmp_path / 'report.json').read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
-    fast = report['variants']['cl+bal+compile+fuse']
+    fast = report['variants']['cl+bal+compile+fuse+cudnn']
     assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
     assert fast['fuse_groups'] is True and report['variants']['baseline']['fuse_groups'] is False
     assert fast['cuda_graph_step'] is False
+    assert fast['cudnn_benchmark'] is True
+    assert report['variants']['baseline']['cudnn_benchmark'] is False
     assert fast['model_step_seq_per_s'] > 0
-    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse'}
+    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+cudnn'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
 
 
@@ -136,3 +138,8 @@ def test_variant_options_turn_a_config_into_the_variant():
     ).stdout.split()
     assert 'optim_wrapper.enabled=False' in base and 'model.backbone.compile=False' in base
     assert 'model.backbone.fuse_groups=False' in base
+    assert 'env_cfg.cudnn_benchmark=False' in base and 'env_cfg.cudnn_benchmark=False' in out
+    cudnn = subprocess.run(
+        [sys.executable, tool, 'bf16+cudnn'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'env_cfg.cudnn_benchmark=True' in cudnn
