@@ -145,3 +145,79 @@ def test_the_check_can_fail():
     with reads:
         model.train_step(batch(), optim_wrapper)
     assert 'aten.nonzero.default' in [op for op, _ in reads.seen]
+
+
+def _shape_of(x):
+    """An operator argument with its tensors replaced by (shape, dtype): what a CUDA graph
+    keeps of a capture besides the tensors' addresses."""
+    if isinstance(x, torch.Tensor):
+        return ('tensor', tuple(x.shape), x.dtype)
+    if isinstance(x, (list, tuple)):
+        return tuple(_shape_of(v) for v in x)
+    if isinstance(x, dict):
+        return tuple(sorted((k, _shape_of(v)) for k, v in x.items()))
+    if isinstance(x, torch.Generator) or type(x).__name__ == 'ScriptObject':
+        return type(x).__name__  # generators, the profiler's record_function handles
+    return x  # numbers, dtypes, devices, layouts: baked into the captured kernels
+
+
+class OperatorTrace(TorchDispatchMode):
+    """Every operator of the block with its non-tensor arguments, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self.ops.append((str(func), _shape_of(args), _shape_of(kwargs)))
+        return func(*args, **kwargs)
+
+
+def traced_steps(model, optim_wrapper, steps=3):
+    """Operator traces of ``steps`` training steps, each after reseeding the host's random
+    generators differently (a replayed graph would repeat the first step's host draws)."""
+    import random
+
+    import numpy as np
+
+    traces = []
+    with without_host_shortcuts():
+        model.train_step(batch(), optim_wrapper)  # the first step copies the key encoder
+        for seed in range(steps):
+            random.seed(100 + seed)
+            np.random.seed(100 + seed)
+            data = batch()
+            with OperatorTrace() as trace:
+                model.train_step(data, optim_wrapper)
+            traces.append(trace.ops)
+    return traces
+
+
+def first_difference(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i, x, y
+    return (len(a), len(b)) if len(a) != len(b) else None
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+@pytest.mark.parametrize('algo', ['SkeletonCLR', 'AimCLR'])
+def test_every_step_launches_the_same_operators_with_the_same_constants(algo, fuse):
+    """What ``cuda_graph_step`` relies on: a captured step replays the capture's operators
+    with the capture's non-tensor arguments (learning rate, EMA momentum, random numbers
+    drawn on the host, step counters, ...), so consecutive steps with one signature must
+    dispatch identical operator sequences; only tensor values may differ."""
+    model, optim_wrapper = build(algo, fuse)
+    traces = traced_steps(model, optim_wrapper)
+    assert len(traces[0]) > 200
+    for trace in traces[1:]:
+        assert first_difference(traces[0], trace) is None
+
+
+def test_the_trace_check_can_fail():
+    """SkeleMixCLR draws its mixing on the host (why ``cuda_graph_step`` refuses it): its
+    steps differ in the constants they launch with."""
+    model, optim_wrapper = build('SkeleMixCLR', False)
+    traces = traced_steps(model, optim_wrapper, steps=2)
+    assert first_difference(traces[0], traces[1]) is not None
