@@ -109,11 +109,19 @@ _ALIGN = 64  # bytes: every tensor of a batch buffer starts on a cache line
 
 
 def batch_buffer(nbytes: int) -> torch.Tensor:
-    """A flat uint8 tensor of ``nbytes``, in shared memory inside a DataLoader worker.
+    """A flat buffer for a whole batch, in shared memory inside a DataLoader worker.
 
-    In the training process (no worker) it is ordinary memory. Shared memory is what a
-    worker's tensors are moved to anyway when the batch is pickled (``default_collate``
-    allocates it directly in the same way).
+    Shared memory is where a worker's tensors are moved anyway when the batch is pickled
+    for the training process (``torch.utils.data.default_collate`` allocates its output
+    there directly, in the same way); in the training process itself (no worker) the
+    buffer is ordinary memory.
+
+    Args:
+        nbytes (int): The buffer's size in bytes.
+
+    Returns:
+        torch.Tensor: uint8, shape ``(nbytes,)``, uninitialised.
+
     """
     if get_worker_info() is not None:
         return torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(nbytes))
