@@ -28,7 +28,9 @@ ratios come from one process on one machine:
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
 set (``tools/analysis/synthetic_skeletons.py``), e.g. 40000 for an NTU-60-x-sub-sized
-epoch. ``--profile`` prints the torch profiler's top operators for each variant's step.
+epoch. ``--profile`` prints the torch profiler's top operators for each variant's step
+and adds a summary to the report (``profile``: GPU time per step by kernel category and
+the top kernels; see :func:`profile_steps`).
 The last output line is JSON with a ``seq_per_s`` key (the full loop, else the model step,
 of the last variant).
 
@@ -228,17 +230,78 @@ def _repeat(batch):
         yield batch
 
 
+#: Kernel-name patterns of the profile's categories (first match wins; CUDA kernels).
+KERNEL_CATEGORIES = (
+    ('triton (inductor-fused)', ('triton',)),
+    ('batch norm', ('batch_norm', 'batchnorm', 'bn_', 'welford')),
+    ('convolution (cuDNN)', ('conv', 'cudnn', 'implicit', 'wgrad', 'dgrad', 'fprop')),
+    ('matmul (cuBLAS/CUTLASS)', ('gemm', 'nvjet', 'cutlass', 'cublas', 'matmul', 'gemv')),
+    ('reduction', ('reduce',)),
+    ('copy / fill', ('copy', 'memcpy', 'memset', 'fill', 'cat', 'transpose')),
+    ('elementwise', ('elementwise', 'vectorized', 'unrolled', 'foreach')),
+)
+
+
+def kernel_category(name):
+    """The :data:`KERNEL_CATEGORIES` entry a kernel name falls in (``'other'`` if none)."""
+    lower = name.lower()
+    for category, patterns in KERNEL_CATEGORIES:
+        if any(p in lower for p in patterns):
+            return category
+    return 'other'
+
+
 def profile_steps(step, batch, device, steps=5, rows=25):
-    """Print the profiler's top operators of ``steps`` steps (by device time on CUDA)."""
+    """Profile ``steps`` steps: print the top operators, return a summary for the report.
+
+    Returns:
+        dict: ``steps``; ``wall_ms_per_step`` (under the profiler); ``device_ms_per_step``
+        (the kernels' and copies' own GPU time, CUDA only: against the wall time it says
+        how idle the GPU is); ``device_ms_by_category`` (:data:`KERNEL_CATEGORIES`);
+        ``top``: up to ``rows`` entries (``name``, ``calls_per_step``,
+        ``self_ms_per_step``), GPU kernels by their GPU time on CUDA, operators by their
+        own CPU time otherwise.
+    """
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == 'cuda' else [])
+    _sync(device)
+    start = time.perf_counter()
     with profile(activities=activities) as prof:
         for _ in range(steps):
             step(batch)
         _sync(device)
+    wall = time.perf_counter() - start
     key = 'self_cuda_time_total' if device == 'cuda' else 'self_cpu_time_total'
-    print(prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
+    events = prof.key_averages()
+    print(events.table(sort_by=key, row_limit=rows, max_name_column_width=60))
+    summary = dict(steps=steps, wall_ms_per_step=wall / steps * 1e3)
+    if device == 'cuda':
+        kernels = [e for e in events if e.device_type == DeviceType.CUDA]
+        timed = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)
+        total = sum(e.self_device_time_total for e in kernels)
+        by_category = {}
+        for e in kernels:
+            category = kernel_category(e.key)
+            by_category[category] = by_category.get(category, 0.0) + e.self_device_time_total
+        summary['device_ms_per_step'] = total / steps / 1e3
+        summary['device_ms_by_category'] = {
+            c: t / steps / 1e3 for c, t in sorted(by_category.items(), key=lambda kv: -kv[1])
+        }
+        summary['top'] = [
+            dict(name=e.key, calls_per_step=e.count / steps,
+                 self_ms_per_step=e.self_device_time_total / steps / 1e3)
+            for e in timed[:rows]
+        ]  # fmt: skip
+    else:
+        timed = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)
+        summary['top'] = [
+            dict(name=e.key, calls_per_step=e.count / steps,
+                 self_ms_per_step=e.self_cpu_time_total / steps / 1e3)
+            for e in timed[:rows]
+        ]  # fmt: skip
+    return summary
 
 
 def measure(cfg, args, variant):
@@ -284,7 +347,7 @@ def measure(cfg, args, variant):
         result['peak_gpu_mem_gib'] = torch.cuda.max_memory_allocated() / 2**30
     if args.profile:
         print(f'--- profile of {variant} ---')
-        profile_steps(step, resident, device)
+        result['profile'] = profile_steps(step, resident, device)
     return result
 
 

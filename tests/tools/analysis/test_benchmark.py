@@ -88,6 +88,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
             '--num-workers',
             '0',
             '--skip-loop',
+            '--profile',
             '--pipeline-samples',
             '4',
             '--json-out',
@@ -111,6 +112,11 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     assert fast['cudnn_benchmark'] is True
     assert report['variants']['baseline']['cudnn_benchmark'] is False
     assert fast['model_step_seq_per_s'] > 0
+    profile = fast['profile']
+    assert profile['steps'] == 5 and profile['wall_ms_per_step'] > 0
+    assert 0 < len(profile['top']) <= 25
+    assert {'name', 'calls_per_step', 'self_ms_per_step'} <= set(profile['top'][0])
+    assert any('convolution' in e['name'] for e in profile['top'])
     assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+cudnn'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
 
@@ -143,3 +149,29 @@ def test_variant_options_turn_a_config_into_the_variant():
         [sys.executable, tool, 'bf16+cudnn'], capture_output=True, text=True, check=True
     ).stdout.split()
     assert 'env_cfg.cudnn_benchmark=True' in cudnn
+
+
+def test_kernel_categories():
+    import sys
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    from benchmark import kernel_category
+
+    assert (
+        kernel_category('sm90_xmma_fprop_implicit_gemm_bf16bf16_nhwckrsc') == 'convolution (cuDNN)'
+    )
+    assert kernel_category('sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n') == 'matmul (cuBLAS/CUTLASS)'
+    assert kernel_category('nvjet_hsh_128x64_64x4_1x2_h_bz_coopA_NNT') == 'matmul (cuBLAS/CUTLASS)'
+    assert (
+        kernel_category('triton_per_fused_native_batch_norm_backward_3')
+        == 'triton (inductor-fused)'
+    )
+    assert (
+        kernel_category('void cudnn::bn_fw_tr_1C11_singleread_spec<__nv_bfloat16>') == 'batch norm'
+    )
+    assert kernel_category('Memcpy HtoD (Pinned -> Device)') == 'copy / fill'
+    assert (
+        kernel_category('void at::native::vectorized_elementwise_kernel<4, AddFunctor>')
+        == 'elementwise'
+    )
+    assert kernel_category('some_kernel') == 'other'
