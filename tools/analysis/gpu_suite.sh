@@ -3,7 +3,8 @@
 #
 #   bash tools/analysis/gpu_suite.sh [STAGES...]     (default: env graph step epoch supervised)
 #
-# Stages: env (versions), graph (check_step_graph.py: cuda_graph_step against eager steps,
+# Stages: env (versions), gcn (bench_gcn.py: the graph convolution as the trunk runs it vs
+# one dense Kronecker-weight GEMM, fp32 and bf16, with the whole block for scale), graph (check_step_graph.py: cuda_graph_step against eager steps,
 # same losses and weights, and its speed), step (benchmark.py on the MS-AimCLR NTU-60
 # recipe: baseline and optimised variants, profiles; the uncompiled ones first, the
 # configs' default bf16+cl+bal+cg last (it compiles: about 2.5 min); `env graph step` fits
@@ -37,6 +38,10 @@ stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
         --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
         --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+cg}
+}
+stage_gcn() {
+    $PY tools/analysis/bench_gcn.py --device cuda --dtype bf16 --json-out "$OUT/gcn_bf16.json"
+    $PY tools/analysis/bench_gcn.py --device cuda --dtype fp32 --json-out "$OUT/gcn_fp32.json"
 }
 stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a mismatch)
     $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \

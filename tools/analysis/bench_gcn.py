@@ -1,0 +1,222 @@
+"""Time the trunk's graph convolution three ways, at the recipe's shapes, forward + backward.
+
+The graph convolution of an ST-GCN block is a 1x1 convolution to ``K * C_out`` channels
+followed by the product with the ``K`` adjacency subsets. :class:`UnifiedSTGCN` runs it
+as the convolution and then
+
+- ``nchw``: ``einsum`` over a contiguous tensor (permutes copy it), mmaction2's way;
+- ``cl``: one strided-batched product with the ``(V, V * K)`` adjacency over a free view
+  of the channels-last tensor (:meth:`STGCNBlock.graph_product`, the trunk's route
+  whenever it is channels-last, i.e. on CUDA);
+
+and this tool adds
+
+- ``kron``: both in one dense matrix product. With channels-last strides the input is a
+  free ``(n * T, V * C_in)`` view, and the convolution weight ``W`` (``K`` blocks of
+  ``(C_out, C_in)``) and the adjacency combine into one ``(V * C_out, V * C_in)`` matrix
+  ``M[(w, d), (v, c)] = sum_k A[k, v, w] W[k, d, c]``: a single well-shaped GEMM instead of
+  a skinny convolution and a batch of tiny products, at the price of ``V C_out C_in V``
+  multiply-adds per row instead of ``K C_out (C_in V + V V)`` (3x to 9x more).
+
+Whether the dense product wins is a question for the GPU (tensor cores, launch-bound small
+kernels); on a CPU the extra multiply-adds count. The whole block (convolutions,
+BatchNorms, residual, channels-last, ``cl`` route) is timed alongside, so that the graph
+convolution's share of the trunk is visible. Every implementation is checked against
+``cl`` in float64 first. Shapes: the MS-AimCLR recipe's trunk (channels 16 ... 256,
+temporal strides at blocks 4 and 7), one format group of ``batch / len(formats)`` clips
+x 2 persons. The last output line is JSON.
+
+Example:
+    python tools/analysis/bench_gcn.py --device cuda --dtype bf16 --batch 128 --frames 50
+"""
+
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+
+from msclr_mm.models.backbones import UnifiedSTGCN  # noqa: E402
+from msclr_mm.skeletons import get_format  # noqa: E402
+
+IMPLEMENTATIONS = ('nchw', 'cl', 'kron')
+
+
+def parse_args(argv=None):
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--dtype', choices=('fp32', 'bf16'), default='fp32',
+                        help='bf16: under autocast, as the configs on CUDA')  # fmt: skip
+    parser.add_argument('--batch', type=int, default=128, help='clips per step (all formats)')
+    parser.add_argument('--persons', type=int, default=2)
+    parser.add_argument('--frames', type=int, default=50)
+    parser.add_argument('--formats', nargs='+', default=['kinect25', 'smplx42'])
+    parser.add_argument('--channels', type=int, nargs='+', default=None,
+                        help="the trunk's block widths (default: UnifiedSTGCN's)")  # fmt: skip
+    parser.add_argument('--iters', type=int, default=10, help='timed repeats per round')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median)')
+    parser.add_argument('--json-out', default=None)
+    return parser.parse_args(argv)
+
+
+def kron_weight(block, A):
+    """The block's convolution and graph product as one matrix and bias.
+
+    Args:
+        block (STGCNBlock): The block (``gcn_conv``: ``K * C_out`` x ``C_in`` 1x1).
+        A (torch.Tensor): ``(K, V, V)`` weighted adjacency.
+
+    Returns:
+        tuple: ``M`` ``(V * C_out, V * C_in)`` with ``M[(w, d), (v, c)] = sum_k A[k, v, w]
+        W[k, d, c]`` and the bias ``(V * C_out,)``, ``b[(w, d)] = sum_k,v A[k, v, w] b_k[d]``.
+
+    """
+    K, V, C = A.shape[0], A.shape[-1], block.out_channels
+    W = block.gcn_conv.weight.view(K, C, -1)
+    M = torch.einsum('kvw,kdc->wdvc', A, W).reshape(V * C, V * W.shape[-1])
+    bias = torch.einsum('kvw,kd->wd', A, block.gcn_conv.bias.view(K, C)).reshape(V * C)
+    return M, bias
+
+
+def gcn(impl, block, x, A):
+    """The block's graph convolution (``gcn_conv`` and the subset product), ``(n, C_out, T, V)``.
+
+    Args:
+        impl (str): One of :data:`IMPLEMENTATIONS`.
+        block (STGCNBlock): The block.
+        x (torch.Tensor): ``(n, C_in, T, V)``, channels-last for ``cl`` and ``kron``.
+        A (torch.Tensor): ``(K, V, V)``.
+
+    """
+    if impl == 'kron':
+        n, c_in, t, v = x.shape
+        M, bias = kron_weight(block, A)
+        rows = x.permute(0, 2, 3, 1).reshape(n * t, v * c_in)  # a view when channels-last
+        y = torch.addmm(bias.to(rows.dtype), rows, M.to(rows.dtype).t())
+        return y.view(n, t, v, block.out_channels).permute(0, 3, 1, 2)
+    return block.graph_product(block.gcn_conv(x), A, channels_last=impl == 'cl')
+
+
+def trunk_shapes(net, n, frames):
+    """``(block, C_in, T)`` of each block's input."""
+    shapes, c_in, t = [], net.in_channels, frames
+    for block in net.blocks:
+        shapes.append((block, c_in, t))
+        c_in = block.out_channels
+        t = (t - 1) // block.tcn_conv.stride[0] + 1
+    return shapes
+
+
+def check(net, A):
+    """Every implementation equals ``cl`` in float64 (forward and input gradient)."""
+    net = net.double()
+    for block, c_in, _ in trunk_shapes(net, 2, 6)[:2] + trunk_shapes(net, 2, 6)[-1:]:
+        x = torch.randn(2, c_in, 6, A.shape[-1], dtype=torch.float64)
+        x = x.to(memory_format=torch.channels_last)
+        results = {}
+        for impl in IMPLEMENTATIONS:
+            xi = x.clone().requires_grad_()
+            y = gcn(impl, block, xi, A.double())
+            y.square().sum().backward()
+            results[impl] = (y.detach(), xi.grad)
+        for impl in IMPLEMENTATIONS:
+            for got, ref in zip(results[impl], results['cl']):
+                torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    net.float()
+
+
+def make_step(kind, inputs, A, device, bf16):
+    """Forward and backward of every block's graph convolution (or whole block, ``'block'``).
+
+    Args:
+        kind (str): One of :data:`IMPLEMENTATIONS` or ``'block'``.
+        inputs (list): ``(block, x_channels_last, x_contiguous)`` per block.
+        A (torch.Tensor): ``(K, V, V)``.
+        device (str): The device (for autocast).
+        bf16 (bool): Run under bf16 autocast.
+
+    """
+
+    def step():
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            for block, x_cl, x_nchw in inputs:
+                x = x_nchw if kind == 'nchw' else x_cl
+                if kind == 'block':
+                    y = block(x, A, channels_last=True)
+                else:
+                    y = gcn(kind, block, x, A)
+                y.float().sum().backward()
+
+    return step
+
+
+def _sync(device):
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_fn(fn, device, iters):
+    """Seconds per call of ``fn`` (after one untimed call)."""
+    fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / iters
+
+
+def main(argv=None):
+    """Entry point."""
+    args = parse_args(argv)
+    torch.manual_seed(0)
+    device = args.device
+    kwargs = {} if args.channels is None else dict(channels=args.channels)
+    n = args.batch // len(args.formats) * args.persons
+    report = dict(
+        device=device,
+        torch=torch.__version__,
+        dtype=args.dtype,
+        rows_per_format=n,
+        frames=args.frames,
+        gpu=torch.cuda.get_device_name() if device == 'cuda' else None,
+        formats={},
+    )
+    for name in args.formats:
+        fmt = get_format(name)
+        net = UnifiedSTGCN(formats=[name], dropout=0.0, **kwargs)
+        A = net.stems[name].A.clone()
+        check(net, A)
+        net = net.to(device).to(memory_format=torch.channels_last).train()
+        A = A.to(device)
+        inputs = []
+        for block, c_in, t in trunk_shapes(net, n, args.frames):
+            x = torch.randn(n, c_in, t, fmt.num_joints, device=device)
+            x_cl = x.to(memory_format=torch.channels_last).requires_grad_()
+            inputs.append((block, x_cl, x.contiguous().requires_grad_()))
+
+        kinds = IMPLEMENTATIONS + ('block',)
+        times = {k: [] for k in kinds}
+        for _ in range(args.rounds):
+            for kind in kinds:
+                step = make_step(kind, inputs, A, device, args.dtype == 'bf16')
+                times[kind].append(time_fn(step, device, args.iters))
+        figures = {f'{k}_ms': statistics.median(v) * 1e3 for k, v in times.items()}
+        figures['kron_over_cl'] = figures['cl_ms'] / figures['kron_ms']
+        figures['cl_share_of_block'] = figures['cl_ms'] / figures['block_ms']
+        report['formats'][name] = figures
+        print(name, json.dumps(figures))
+    if args.json_out:
+        with open(args.json_out, 'w') as f:
+            json.dump(report, f, indent=1)
+    print(json.dumps(report))
+
+
+if __name__ == '__main__':
+    main()
