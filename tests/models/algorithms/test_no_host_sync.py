@@ -221,3 +221,46 @@ def test_the_trace_check_can_fail():
     model, optim_wrapper = build('SkeleMixCLR', False)
     traces = traced_steps(model, optim_wrapper, steps=2)
     assert first_difference(traces[0], traces[1]) is not None
+
+
+def state_tensors(model, optimizer):
+    """Every tensor a training step carries over to the next: parameters, buffers, tensor
+    attributes of the modules, optimiser state, by name."""
+    found = {}
+    for name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Tensor):
+                found[f'{name}.{attr}'] = value
+        for attr, value in module.named_parameters(recurse=False):
+            found[f'{name}.{attr}'] = value
+        for attr, value in module.named_buffers(recurse=False):
+            found[f'{name}.{attr}'] = value
+    for i, state in enumerate(optimizer.state.values()):
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                found[f'optimizer.{i}.{key}'] = value
+    return found
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+@pytest.mark.parametrize('algo', ['SkeletonCLR', 'AimCLR'])
+def test_a_step_updates_its_state_in_place(algo, fuse):
+    """What a replayed CUDA graph also relies on: the step writes its state (weights, EMA
+    encoder, queue and its pointer, momentum buffers, BatchNorm statistics) into the same
+    tensors every time. A step that rebinds an attribute to a new tensor (``self.ptr =
+    self.ptr + n``) would, replayed, read the capture's old tensor forever."""
+    model, optim_wrapper = build(algo, fuse)
+    with without_host_shortcuts():
+        for _ in range(2):  # the key encoder's copy, the optimiser's momentum buffers
+            model.train_step(batch(), optim_wrapper)
+        before = state_tensors(model, optim_wrapper.optimizer)
+        pointers = {name: t.data_ptr() for name, t in before.items()}
+        values = {name: t.detach().clone() for name, t in before.items()}
+        model.train_step(batch(), optim_wrapper)
+    after = state_tensors(model, optim_wrapper.optimizer)
+    assert set(after) == set(before)
+    moved = [name for name, t in after.items() if t.data_ptr() != pointers[name]]
+    assert moved == []
+    changed = {name for name, t in after.items() if not torch.equal(t, values[name])}
+    # the state does change, in place
+    assert any('queue' in name for name in changed) and any('momentum' in n for n in changed)
