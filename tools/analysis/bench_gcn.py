@@ -9,19 +9,21 @@ as the convolution and then
   of the channels-last tensor (:meth:`STGCNBlock.graph_product`, the trunk's route
   whenever it is channels-last, i.e. on CUDA);
 
-and this tool adds
+and with ``UnifiedSTGCN(dense_gcn=True)``
 
-- ``kron``: both in one dense matrix product. With channels-last strides the input is a
-  free ``(n * T, V * C_in)`` view, and the convolution weight ``W`` (``K`` blocks of
-  ``(C_out, C_in)``) and the adjacency combine into one ``(V * C_out, V * C_in)`` matrix
-  ``M[(w, d), (v, c)] = sum_k A[k, v, w] W[k, d, c]``: a single well-shaped GEMM instead of
-  a skinny convolution and a batch of tiny products, at the price of ``V C_out C_in V``
-  multiply-adds per row instead of ``K C_out (C_in V + V V)`` (3x to 9x more).
+- ``kron``: both in one dense matrix product (:meth:`STGCNBlock.dense_graph_conv`). With
+  channels-last strides the input is a free ``(n * T, V * C_in)`` view, and the
+  convolution weight ``W`` (``K`` blocks of ``(C_out, C_in)``) and the adjacency combine
+  into one ``(V * C_out, V * C_in)`` matrix ``M[(w, d), (v, c)] = sum_k A[k, v, w]
+  W[k, d, c]``: a single well-shaped GEMM instead of a skinny convolution and a batch of
+  tiny products, at the price of ``V C_out C_in V`` multiply-adds per row instead of
+  ``K C_out (C_in V + V V)`` (3x to 9x more).
 
 Whether the dense product wins is a question for the GPU (tensor cores, launch-bound small
-kernels); on a CPU the extra multiply-adds count. The whole block (convolutions,
-BatchNorms, residual, channels-last, ``cl`` route) is timed alongside, so that the graph
-convolution's share of the trunk is visible. Every implementation is checked against
+kernels); on a CPU the extra multiply-adds count. The whole blocks (convolutions,
+BatchNorms, residual, channels-last) are timed alongside with either route (``block``,
+``block_dense``), so that the graph convolution's share of the trunk and the switch's
+effect on it are visible. Every implementation is checked against
 ``cl`` in float64 first. Shapes: the MS-AimCLR recipe's trunk (channels 16 ... 256,
 temporal strides at blocks 4 and 7), one format group of ``batch / len(formats)`` clips
 x 2 persons. The last output line is JSON.
@@ -65,25 +67,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def kron_weight(block, A):
-    """The block's convolution and graph product as one matrix and bias.
-
-    Args:
-        block (STGCNBlock): The block (``gcn_conv``: ``K * C_out`` x ``C_in`` 1x1).
-        A (torch.Tensor): ``(K, V, V)`` weighted adjacency.
-
-    Returns:
-        tuple: ``M`` ``(V * C_out, V * C_in)`` with ``M[(w, d), (v, c)] = sum_k A[k, v, w]
-        W[k, d, c]`` and the bias ``(V * C_out,)``, ``b[(w, d)] = sum_k,v A[k, v, w] b_k[d]``.
-
-    """
-    K, V, C = A.shape[0], A.shape[-1], block.out_channels
-    W = block.gcn_conv.weight.view(K, C, -1)
-    M = torch.einsum('kvw,kdc->wdvc', A, W).reshape(V * C, V * W.shape[-1])
-    bias = torch.einsum('kvw,kd->wd', A, block.gcn_conv.bias.view(K, C)).reshape(V * C)
-    return M, bias
-
-
 def gcn(impl, block, x, A):
     """The block's graph convolution (``gcn_conv`` and the subset product), ``(n, C_out, T, V)``.
 
@@ -95,11 +78,7 @@ def gcn(impl, block, x, A):
 
     """
     if impl == 'kron':
-        n, c_in, t, v = x.shape
-        M, bias = kron_weight(block, A)
-        rows = x.permute(0, 2, 3, 1).reshape(n * t, v * c_in)  # a view when channels-last
-        y = torch.addmm(bias.to(rows.dtype), rows, M.to(rows.dtype).t())
-        return y.view(n, t, v, block.out_channels).permute(0, 3, 1, 2)
+        return block.dense_graph_conv(x, A, channels_last=True)
     return block.graph_product(block.gcn_conv(x), A, channels_last=impl == 'cl')
 
 
@@ -132,10 +111,11 @@ def check(net, A):
 
 
 def make_step(kind, inputs, A, device, bf16):
-    """Forward and backward of every block's graph convolution (or whole block, ``'block'``).
+    """Forward and backward of every block's graph convolution (or of the whole blocks).
 
     Args:
-        kind (str): One of :data:`IMPLEMENTATIONS` or ``'block'``.
+        kind (str): One of :data:`IMPLEMENTATIONS`, ``'block'`` (the whole block) or
+            ``'block_dense'`` (the whole block with ``dense_gcn``).
         inputs (list): ``(block, x_channels_last, x_contiguous)`` per block.
         A (torch.Tensor): ``(K, V, V)``.
         device (str): The device (for autocast).
@@ -147,7 +127,8 @@ def make_step(kind, inputs, A, device, bf16):
         with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             for block, x_cl, x_nchw in inputs:
                 x = x_nchw if kind == 'nchw' else x_cl
-                if kind == 'block':
+                if kind.startswith('block'):
+                    block.dense_gcn = kind == 'block_dense'
                     y = block(x, A, channels_last=True)
                 else:
                     y = gcn(kind, block, x, A)
@@ -201,7 +182,7 @@ def main(argv=None):
             x_cl = x.to(memory_format=torch.channels_last).requires_grad_()
             inputs.append((block, x_cl, x.contiguous().requires_grad_()))
 
-        kinds = IMPLEMENTATIONS + ('block',)
+        kinds = IMPLEMENTATIONS + ('block', 'block_dense')
         times = {k: [] for k in kinds}
         for _ in range(args.rounds):
             for kind in kinds:
@@ -210,6 +191,7 @@ def main(argv=None):
         figures = {f'{k}_ms': statistics.median(v) * 1e3 for k, v in times.items()}
         figures['kron_over_cl'] = figures['cl_ms'] / figures['kron_ms']
         figures['cl_share_of_block'] = figures['cl_ms'] / figures['block_ms']
+        figures['block_dense_over_block'] = figures['block_ms'] / figures['block_dense_ms']
         report['formats'][name] = figures
         print(name, json.dumps(figures))
     if args.json_out:

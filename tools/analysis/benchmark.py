@@ -20,7 +20,8 @@ ratios come from one process on one machine:
   trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
   with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
   format rule: fixed group shapes), ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one
-  trunk pass for all groups of an encoder), ``gs`` (``cuda_graph_step=True``: the whole
+  trunk pass for all groups of an encoder), ``dense`` (``UnifiedSTGCN(dense_gcn=True)``:
+  each graph convolution as one dense GEMM), ``gs`` (``cuda_graph_step=True``: the whole
   step as one CUDA graph; combine with ``compile``, not ``cg``), ``cudnn``
   (``torch.backends.cudnn.benchmark``: ``env_cfg.cudnn_benchmark=True``), ``fp32``, ``nchw``, e.g.
   ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is then ``'random'``).
@@ -126,6 +127,7 @@ def variant_config(cfg, variant, compile_backend=None):
     backbone['channels_last'] = settings['channels_last']
     backbone['compile'] = settings['compile']
     backbone['fuse_groups'] = settings['fuse_groups']
+    backbone['dense_gcn'] = settings['dense_gcn']
     cfg.model['cuda_graph_step'] = settings['graph_step']
     cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = settings['cudnn_benchmark']
     if settings['compile'] is True and compile_backend:
@@ -333,6 +335,7 @@ def measure(cfg, args, variant):
         channels_last=backbone.get('channels_last'),
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
+        dense_gcn=bool(backbone.get('dense_gcn', False)),
         cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
         cudnn_benchmark=torch.backends.cudnn.benchmark,
         batch_size=batch_size,

@@ -37,7 +37,7 @@ stage_env() {
 stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
         --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+cg}
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+gs+dense bf16+cl+bal+cg}
 }
 stage_gcn() {
     $PY tools/analysis/bench_gcn.py --device cuda --dtype bf16 --json-out "$OUT/gcn_bf16.json"

@@ -8,7 +8,7 @@ Example:
 import argparse
 import json
 
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'gs', 'cudnn')
+SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'dense', 'gs', 'cudnn')
 
 
 def variant_settings(variant):
@@ -20,7 +20,8 @@ def variant_settings(variant):
     Returns:
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
         ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of
-        an encoder), ``graph_step`` (bool: the whole step as one CUDA graph, with the
+        an encoder), ``dense_gcn`` (bool: each block's graph convolution as one dense
+        GEMM), ``graph_step`` (bool: the whole step as one CUDA graph, with the
         trunk compiled without CUDA graphs of its own), ``cudnn_benchmark`` (bool:
         ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms for
         each new shape instead of choosing them by heuristics; ``env_cfg.cudnn_benchmark``
@@ -41,6 +42,7 @@ def variant_settings(variant):
         channels_last='cl' in switches,
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
         fuse_groups='fuse' in switches,
+        dense_gcn='dense' in switches,
         graph_step='gs' in switches,
         cudnn_benchmark='cudnn' in switches,
         rule='balanced' if 'bal' in switches else 'random',
@@ -58,6 +60,7 @@ def variant_options(variant):
         f'model.backbone.channels_last={settings["channels_last"]}',
         f'model.backbone.compile={settings["compile"]}',
         f'model.backbone.fuse_groups={settings["fuse_groups"]}',
+        f'model.backbone.dense_gcn={settings["dense_gcn"]}',
         f'model.cuda_graph_step={settings["graph_step"]}',
         f'env_cfg.cudnn_benchmark={settings["cudnn_benchmark"]}',
         f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',

@@ -87,6 +87,7 @@ class STGCNBlock(nn.Module):
             raise ValueError(f'tcn_kernel must be odd, got {tcn_kernel}')
         self.out_channels = out_channels
         self.num_subsets = num_subsets
+        self.dense_gcn = False  # set by UnifiedSTGCN(dense_gcn=)
         self.gcn_conv = nn.Conv2d(in_channels, out_channels * num_subsets, 1)
         self.gcn_bn = nn.BatchNorm2d(out_channels)
         self.tcn_conv = nn.Conv2d(
@@ -139,6 +140,40 @@ class STGCNBlock(nn.Module):
             return _SharedLeftBmm.apply(a2, y3).view(n, t, v, c).permute(0, 3, 1, 2)
         return torch.einsum('nkctv,kvw->nctw', y.view(n, k, c, t, v), A)
 
+    def dense_graph_conv(
+        self, x: torch.Tensor, A: torch.Tensor, channels_last: bool = False
+    ) -> torch.Tensor:
+        """``gcn_conv`` and :meth:`graph_product` as one dense matrix product.
+
+        The 1x1 convolution's ``K`` weight blocks ``W_k (C_out, C_in)`` and the adjacency
+        combine into one ``(V * C_out, V * C_in)`` matrix ``M[(w, d), (v, c)] = sum_k
+        A[k, v, w] W_k[d, c]`` (and bias ``b[(w, d)] = sum_k,v A[k, v, w] b_k[d]``), applied
+        to ``x`` as ``(n * T, V * C_in)`` rows: a free view of a channels-last ``x``. One
+        well-shaped GEMM instead of a skinny convolution and a batch of ``V x V K`` products,
+        at ``V C_out C_in V`` multiply-adds per row instead of ``K C_out (C_in V + V V)``
+        (3x to 9x more for the default widths). Same result up to rounding; the parameters
+        are the same tensors (checkpoints are interchangeable).
+
+        Args:
+            x (torch.Tensor): ``(n, C_in, T, V)``.
+            A (torch.Tensor): ``(K, V, V)``.
+            channels_last (bool): Return the result channels-last (a view of the GEMM's
+                output); otherwise contiguous. Defaults to False.
+
+        Returns:
+            torch.Tensor: ``(n, C_out, T, V)``.
+
+        """
+        n, c_in, t, v = x.shape
+        k, c = self.num_subsets, self.out_channels
+        W = self.gcn_conv.weight.view(k, c, c_in)
+        M = torch.einsum('kvw,kdc->wdvc', A, W).reshape(v * c, v * c_in)
+        bias = torch.einsum('kvw,kd->wd', A, self.gcn_conv.bias.view(k, c)).reshape(v * c)
+        rows = x.permute(0, 2, 3, 1).reshape(n * t, v * c_in)  # a view when channels-last
+        y = torch.addmm(bias.to(rows.dtype), rows, M.to(rows.dtype).t())
+        y = y.view(n, t, v, c).permute(0, 3, 1, 2)
+        return y if channels_last else y.contiguous()
+
     def forward(
         self,
         x: torch.Tensor,
@@ -161,7 +196,11 @@ class STGCNBlock(nn.Module):
             torch.Tensor: ``(B, C_out, T', V)``.
 
         """
-        y = self._norm(self.gcn_bn, self.graph_product(self.gcn_conv(x), A, channels_last), groups)
+        if self.dense_gcn:
+            y = self.dense_graph_conv(x, A, channels_last)
+        else:
+            y = self.graph_product(self.gcn_conv(x), A, channels_last)
+        y = self._norm(self.gcn_bn, y, groups)
         y = self.drop(self._norm(self.tcn_bn, self.tcn_conv(self.relu(y)), groups))
         if isinstance(self.residual, nn.Sequential):
             conv, bn = self.residual
@@ -324,6 +363,12 @@ class UnifiedSTGCN(BaseModule):
             Formats fuse when every format has the same number of rows (the
             ``'balanced'`` format rule); otherwise only groups of one format fuse. Runs
             with ``SyncBatchNorm`` are never fused. Defaults to False.
+        dense_gcn (bool): Run each block's graph convolution (1x1 convolution and the
+            product with the ``K`` adjacency subsets) as one dense matrix product with a
+            ``(V * C_out, V * C_in)`` weight built from both
+            (:meth:`STGCNBlock.dense_graph_conv`): more multiply-adds, one well-shaped GEMM.
+            Same parameters, same results up to rounding. Slower on the CPU
+            (``tools/analysis/bench_gcn.py``); for GPUs, measure. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -346,6 +391,7 @@ class UnifiedSTGCN(BaseModule):
         channels_last: bool | None = None,
         compile: Union[bool, str, Dict[str, Any]] = False,
         fuse_groups: bool = False,
+        dense_gcn: bool = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -414,8 +460,19 @@ class UnifiedSTGCN(BaseModule):
             )
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
+        self.dense_gcn = dense_gcn
         self.attention_drop = EnergyAttentionDrop(**(attention_drop or dict(keep_prob=0.7)))
         self._freeze_stages()
+
+    @property
+    def dense_gcn(self) -> bool:
+        """bool: Whether the blocks run :meth:`STGCNBlock.dense_graph_conv` (settable)."""
+        return all(block.dense_gcn for block in self.blocks)
+
+    @dense_gcn.setter
+    def dense_gcn(self, value: bool) -> None:
+        for block in self.blocks:
+            block.dense_gcn = bool(value)
 
     @property
     def out_channels(self) -> int:

@@ -224,3 +224,46 @@ def test_fused_trunk_compiles():
     assert_same_step(plain, fused, aimclr_groups())
     assert fused._compiled_fused is not None
     assert copy.deepcopy(fused)._compiled_fused is None
+
+
+# ---------------------------------------------------------------- dense_gcn
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_block_dense_graph_conv_equals_convolution_and_product(channels_last):
+    torch.manual_seed(0)
+    block = STGCNBlock(6, 8, 3).double()
+    x = torch.randn(4, 6, 7, 25, dtype=torch.double)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    A = torch.randn(3, 25, 25, dtype=torch.double, requires_grad=True)
+    plain = block.graph_product(block.gcn_conv(x), A, channels_last)
+    dense = block.dense_graph_conv(x, A, channels_last)
+    assert dense.shape == (4, 8, 7, 25)
+    assert dense.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert rel(dense, plain) < 1e-12
+    g = torch.randn_like(plain)
+    params = [x, A, block.gcn_conv.weight, block.gcn_conv.bias]
+    for a, b in zip(
+        torch.autograd.grad((plain * g).sum(), params),
+        torch.autograd.grad((dense * g).sum(), params),
+    ):
+        assert rel(b, a) < 1e-12
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_dense_gcn_same_step_as_the_subset_products(channels_last, fuse):
+    plain, _ = fused_pair(channels_last)
+    dense = copy.deepcopy(plain)
+    dense.dense_gcn, dense.fuse_groups = True, fuse
+    assert dense.dense_gcn and not plain.dense_gcn
+    assert_same_step(plain, dense, aimclr_groups())
+
+
+def test_dense_gcn_switch_keeps_the_parameters():
+    off, on = make(), make(dense_gcn=True)
+    assert on.dense_gcn and all(b.dense_gcn for b in on.blocks) and not off.dense_gcn
+    assert list(on.state_dict()) == list(off.state_dict())
+    on.load_state_dict(off.state_dict())
+    x = torch.randn(2, 2, 12, 17, 3)
+    torch.testing.assert_close(on.eval()(x, 'coco17'), off.eval()(x, 'coco17'))

@@ -54,6 +54,6 @@ def test_bench_gcn_runs_and_reports(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
     assert report['rows_per_format'] == 4 and set(report['formats']) == {'kinect25', 'coco17'}
     for figures in report['formats'].values():
-        for key in ('nchw_ms', 'cl_ms', 'kron_ms', 'block_ms'):
+        for key in ('nchw_ms', 'cl_ms', 'kron_ms', 'block_ms', 'block_dense_ms'):
             assert figures[key] > 0
         assert 0 < figures['cl_share_of_block']
