@@ -2,7 +2,9 @@
 
 Both in mmaction2's ``RecognizerGCN`` with the same ``GCNHead`` (60 classes), the same
 batch of random NTU-shaped clips ``(B, 1, M, T, 25, 3)``, SGD, at float32 and under bf16
-autocast; ours eager in NCHW, channels-last, and channels-last + ``torch.compile``. Reports
+autocast. Kinds: ``mmaction``; ours ``ours-nchw``, ``ours-cl`` (channels-last),
+``ours-cl-compile`` (+ ``torch.compile``), ``ours-cl-dense`` (+ ``dense_gcn``), and any of
+the channels-last ones with ``-graph`` appended (see below). Reports
 sequences/s of the whole step (forward, loss, backward, optimiser step) and each variant's
 ratio to mmaction2's at the same precision. The last output line is JSON.
 
@@ -30,8 +32,21 @@ import msclr_mm  # noqa: E402,F401
 FULL_WIDTH = dict(channels=(64,) * 4 + (128,) * 3 + (256,) * 3, dropout=0.0)
 
 
+KINDS = ('mmaction', 'ours-nchw', 'ours-cl', 'ours-cl-compile', 'ours-cl-dense')
+
+
+def check_kind(kind):
+    """Raise a ValueError for a kind that is not in :data:`KINDS` (``-graph`` allowed)."""
+    base = kind[: -len('-graph')] if kind.endswith('-graph') else kind
+    if base not in KINDS or (base != kind and not base.startswith('ours-cl')):
+        raise ValueError(
+            f'unknown kind {kind!r}: use one of {KINDS}, or a channels-last one + "-graph"'
+        )
+
+
 def build(kind, device):
     """``RecognizerGCN`` with mmaction2's ``STGCN`` (``kind='mmaction'``) or ours."""
+    check_kind(kind)
     import mmaction.models  # noqa: F401
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
@@ -45,6 +60,7 @@ def build(kind, device):
             formats=['kinect25'],
             channels_last=kind != 'ours-nchw',
             compile=kind.startswith('ours-cl-compile'),
+            dense_gcn=kind.startswith('ours-cl-dense'),
             **FULL_WIDTH,
         )
     model = MODELS.build(
@@ -139,6 +155,11 @@ def main(argv=None):
     parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'])
     parser.add_argument('--loss', choices=['gcnhead', 'plain'], default='gcnhead')
     args = parser.parse_args(argv)
+    for kind in args.kinds:
+        try:
+            check_kind(kind)
+        except ValueError as e:
+            parser.error(str(e))
     report = dict(
         device=args.device,
         batch=args.batch,

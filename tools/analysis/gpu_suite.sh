@@ -53,7 +53,7 @@ stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a 
 stage_supervised() {
     timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
         --batch 64 --frames 100 \
-        --kinds mmaction ours-nchw ours-cl ${SUPERVISED_COMPILE:+ours-cl-compile}
+        --kinds mmaction ours-nchw ours-cl ours-cl-dense ${SUPERVISED_COMPILE:+ours-cl-compile}
     # the same step with the cross-entropy alone, so that it can be one CUDA graph
     timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
         --batch 64 --frames 100 --loss plain --kinds mmaction ours-cl ours-cl-graph \

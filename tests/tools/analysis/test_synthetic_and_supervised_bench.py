@@ -39,12 +39,14 @@ def test_bench_supervised_reports_ratios_on_cpu():
             osp.join(ANALYSIS, 'bench_supervised.py'),
             '--device', 'cpu', '--batch', '2', '--frames', '8', '--iters', '1',
             '--warmup', '0', '--precisions', 'fp32', '--kinds', 'mmaction', 'ours-cl',
+            'ours-cl-dense',
         ],
         env={'OMP_NUM_THREADS': '1'},
     )  # fmt: skip
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report['mmaction/fp32/ratio_to_mmaction'] == 1.0
     assert report['ours-cl/fp32/seq_per_s'] > 0 and report['ours-cl/fp32/ratio_to_mmaction'] > 0
+    assert report['ours-cl-dense/fp32/ratio_to_mmaction'] > 0
 
 
 def test_bench_supervised_plain_loss_and_graph_kinds_on_cpu():
@@ -57,3 +59,5 @@ def test_bench_supervised_plain_loss_and_graph_kinds_on_cpu():
     assert report['loss'] == 'plain' and report['ours-cl/fp32/seq_per_s'] > 0
     refused = run_python([*args, '--kinds', 'ours-cl-graph'], check=False)
     assert refused.returncode != 0 and 'need --device cuda' in refused.stderr
+    unknown = run_python([*args, '--kinds', 'ours-nchw-graph'], check=False)
+    assert unknown.returncode != 0 and "unknown kind 'ours-nchw-graph'" in unknown.stderr
