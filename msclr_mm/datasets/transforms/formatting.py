@@ -98,9 +98,10 @@ def _check_shapes(view: str, fmt: str, rows: List, data_batch: Sequence[Dict]) -
         for i, _ in rows
     ]
     clips = ', '.join(f'{name}: {np.shape(kp)}' for name, (_, kp) in zip(names[:8], rows))
+    more = f', and {len(rows) - 8} more' if len(rows) > 8 else ''
     raise ValueError(
         f'multi_skeleton_collate: view {view!r}, format {fmt!r}: the keypoint arrays of a '
-        f'batch must share one shape (M, T, V, C), got {len(shapes)} shapes ({clips}, ...); '
+        f'batch must share one shape (M, T, V, C), got {len(shapes)} shapes ({clips}{more}); '
         'set a fixed clip_len in SampleSkeletonFrames'
     )
 

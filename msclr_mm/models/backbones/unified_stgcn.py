@@ -168,9 +168,12 @@ class STGCNBlock(nn.Module):
         k, c = self.num_subsets, self.out_channels
         W = self.gcn_conv.weight.view(k, c, c_in)
         M = torch.einsum('kvw,kdc->wdvc', A, W).reshape(v * c, v * c_in)
-        bias = torch.einsum('kvw,kd->wd', A, self.gcn_conv.bias.view(k, c)).reshape(v * c)
         rows = x.permute(0, 2, 3, 1).reshape(n * t, v * c_in)  # a view when channels-last
-        y = torch.addmm(bias.to(rows.dtype), rows, M.to(rows.dtype).t())
+        if self.gcn_conv.bias is None:
+            y = rows @ M.to(rows.dtype).t()
+        else:
+            bias = torch.einsum('kvw,kd->wd', A, self.gcn_conv.bias.view(k, c)).reshape(v * c)
+            y = torch.addmm(bias.to(rows.dtype), rows, M.to(rows.dtype).t())
         y = y.view(n, t, v, c).permute(0, 3, 1, 2)
         return y if channels_last else y.contiguous()
 

@@ -260,6 +260,16 @@ def test_dense_gcn_same_step_as_the_subset_products(channels_last, fuse):
     assert_same_step(plain, dense, aimclr_groups())
 
 
+def test_dense_graph_conv_without_a_bias():
+    torch.manual_seed(0)
+    block = STGCNBlock(4, 6, 3).double()
+    block.gcn_conv.bias = None
+    x = torch.randn(2, 4, 5, 17, dtype=torch.double)
+    A = torch.randn(3, 17, 17, dtype=torch.double)
+    plain = block.graph_product(block.gcn_conv(x), A)
+    assert rel(block.dense_graph_conv(x, A), plain) < 1e-12
+
+
 def test_dense_gcn_switch_keeps_the_parameters():
     off, on = make(), make(dense_gcn=True)
     assert on.dense_gcn and all(b.dense_gcn for b in on.blocks) and not off.dense_gcn
