@@ -124,9 +124,12 @@ def batch_buffer(nbytes: int) -> torch.Tensor:
         torch.Tensor: uint8, shape ``(nbytes,)``, uninitialised.
 
     """
-    if get_worker_info() is not None:
-        return torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(nbytes))
-    return torch.empty(nbytes, dtype=torch.uint8)
+    if get_worker_info() is None:
+        return torch.empty(nbytes, dtype=torch.uint8)
+    new_shared = getattr(torch.UntypedStorage, '_new_shared', None)  # private in torch 2.x
+    if new_shared is None:
+        return torch.empty(nbytes, dtype=torch.uint8).share_memory_()  # one extra copy
+    return torch.empty(0, dtype=torch.uint8).set_(new_shared(nbytes))
 
 
 def _stack_groups(groups: Dict[str, Dict[str, List]]) -> Dict:

@@ -223,3 +223,16 @@ def test_collate_names_the_clips_when_shapes_differ():
     for one_buffer in (True, False):
         with pytest.raises(ValueError, match=r"view 'query', format 'x'.*c1: \(2, 7, 3, 3\)"):
             multi_skeleton_collate(data, one_buffer=one_buffer)
+
+
+def test_batch_buffer_is_shared_inside_a_worker(monkeypatch):
+    from msclr_mm.datasets.transforms import formatting
+
+    assert not formatting.batch_buffer(100).is_shared()
+    monkeypatch.setattr(formatting, 'get_worker_info', lambda: object())
+    buf = formatting.batch_buffer(100)
+    assert buf.is_shared() and buf.shape == (100,) and buf.dtype == torch.uint8
+    # without torch's private allocator: the public (copying) route, same result
+    monkeypatch.setattr(torch.UntypedStorage, '_new_shared', None, raising=False)
+    buf = formatting.batch_buffer(100)
+    assert buf.is_shared() and buf.shape == (100,)
