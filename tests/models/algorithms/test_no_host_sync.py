@@ -67,7 +67,7 @@ class ValueReads(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def build(algo, fuse, **kwargs):
+def build(algo, fuse, dense=False, **kwargs):
     derived = {}
     if algo == 'AimCLR':
         derived = dict(query_extreme=dict(source='query', start='augmented', ops=EXTREME))
@@ -81,6 +81,7 @@ def build(algo, fuse, **kwargs):
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg(algo, data_preprocessor=preprocessor, **kwargs))
     model.backbone.fuse_groups = model.encoder_k.module['backbone'].fuse_groups = fuse
+    model.backbone.dense_gcn = model.encoder_k.module['backbone'].dense_gcn = dense
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, foreach=True)
     return model, OptimWrapper(optimizer)
@@ -264,3 +265,23 @@ def test_a_step_updates_its_state_in_place(algo, fuse):
     changed = {name for name, t in after.items() if not torch.equal(t, values[name])}
     # the state does change, in place
     assert any('queue' in name for name in changed) and any('momentum' in n for n in changed)
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+def test_dense_gcn_step_is_graph_safe(fuse, monkeypatch):
+    """``dense_gcn``: no host reads, no host-built tensors, same operators every step."""
+    model, optim_wrapper = build('AimCLR', fuse, dense=True)
+    assert model.backbone.dense_gcn
+    with without_host_shortcuts():
+        model.train_step(batch(), optim_wrapper)
+        reads, copies = ValueReads(), HostCopies(monkeypatch)
+        with reads:
+            model.train_step(batch(), optim_wrapper)
+    assert reads.seen == [] and copies.seen == []
+    monkeypatch.undo()
+    traces = traced_steps(model, optim_wrapper, steps=2)
+    assert first_difference(traces[0], traces[1]) is None
+    # the dense route ran: one addmm per block and trunk pass more than the plain step
+    plain = traced_steps(*build('AimCLR', fuse), steps=1)[0]
+    addmm = [sum('aten.addmm' in op for op, _, _ in t) for t in (traces[0], plain)]
+    assert addmm[0] - addmm[1] >= 2 * len(model.backbone.blocks)
