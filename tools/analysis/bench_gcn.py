@@ -33,15 +33,17 @@ Example:
 """
 
 import argparse
+import itertools
 import json
 import os.path as osp
 import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
+from benchmark import time_steps  # noqa: E402
 
 from msclr_mm.models.backbones import UnifiedSTGCN  # noqa: E402
 from msclr_mm.skeletons import get_format  # noqa: E402
@@ -95,7 +97,8 @@ def trunk_shapes(net, n, frames):
 def check(net, A):
     """Every implementation equals ``cl`` in float64 (forward and input gradient)."""
     net = net.double()
-    for block, c_in, _ in trunk_shapes(net, 2, 6)[:2] + trunk_shapes(net, 2, 6)[-1:]:
+    shapes = trunk_shapes(net, 2, 6)
+    for block, c_in, _ in shapes[:2] + shapes[-1:]:
         x = torch.randn(2, c_in, 6, A.shape[-1], dtype=torch.float64)
         x = x.to(memory_format=torch.channels_last)
         results = {}
@@ -121,9 +124,12 @@ def make_step(kind, inputs, A, device, bf16):
         device (str): The device (for autocast).
         bf16 (bool): Run under bf16 autocast.
 
+    Returns:
+        Callable: ``step(batch=None)`` (the argument ignored, as ``time_steps`` passes one).
+
     """
 
-    def step():
+    def step(_batch=None):
         with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             for block, x_cl, x_nchw in inputs:
                 x = x_nchw if kind == 'nchw' else x_cl
@@ -135,22 +141,6 @@ def make_step(kind, inputs, A, device, bf16):
                 y.float().sum().backward()
 
     return step
-
-
-def _sync(device):
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-def time_fn(fn, device, iters):
-    """Seconds per call of ``fn`` (after one untimed call)."""
-    fn()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    _sync(device)
-    return (time.perf_counter() - start) / iters
 
 
 def main(argv=None):
@@ -187,7 +177,9 @@ def main(argv=None):
         for _ in range(args.rounds):
             for kind in kinds:
                 step = make_step(kind, inputs, A, device, args.dtype == 'bf16')
-                times[kind].append(time_fn(step, device, args.iters))
+                times[kind].append(
+                    time_steps(step, itertools.repeat(None), device, args.iters, warmup=1)
+                )
         figures = {f'{k}_ms': statistics.median(v) * 1e3 for k, v in times.items()}
         figures['kron_over_cl'] = figures['cl_ms'] / figures['kron_ms']
         figures['cl_share_of_block'] = figures['cl_ms'] / figures['block_ms']

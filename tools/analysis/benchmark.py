@@ -280,29 +280,24 @@ def profile_steps(step, batch, device, steps=5, rows=25):
     print(events.table(sort_by=key, row_limit=rows, max_name_column_width=60))
     summary = dict(steps=steps, wall_ms_per_step=wall / steps * 1e3)
     if device == 'cuda':
-        kernels = [e for e in events if e.device_type == DeviceType.CUDA]
-        timed = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)
-        total = sum(e.self_device_time_total for e in kernels)
+        timed_attr = 'self_device_time_total'
+        events = [e for e in events if e.device_type == DeviceType.CUDA]  # kernels, copies
         by_category = {}
-        for e in kernels:
+        for e in events:
             category = kernel_category(e.key)
             by_category[category] = by_category.get(category, 0.0) + e.self_device_time_total
-        summary['device_ms_per_step'] = total / steps / 1e3
+        summary['device_ms_per_step'] = sum(by_category.values()) / steps / 1e3
         summary['device_ms_by_category'] = {
             c: t / steps / 1e3 for c, t in sorted(by_category.items(), key=lambda kv: -kv[1])
         }
-        summary['top'] = [
-            dict(name=e.key, calls_per_step=e.count / steps,
-                 self_ms_per_step=e.self_device_time_total / steps / 1e3)
-            for e in timed[:rows]
-        ]  # fmt: skip
     else:
-        timed = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)
-        summary['top'] = [
-            dict(name=e.key, calls_per_step=e.count / steps,
-                 self_ms_per_step=e.self_cpu_time_total / steps / 1e3)
-            for e in timed[:rows]
-        ]  # fmt: skip
+        timed_attr = 'self_cpu_time_total'
+    timed = sorted(events, key=lambda e: getattr(e, timed_attr), reverse=True)
+    summary['top'] = [
+        dict(name=e.key, calls_per_step=e.count / steps,
+             self_ms_per_step=getattr(e, timed_attr) / steps / 1e3)
+        for e in timed[:rows]
+    ]  # fmt: skip
     return summary
 
 

@@ -123,18 +123,24 @@ class HostCopies:
         return wrapped
 
 
+def host_reads_and_copies(model, optim_wrapper, monkeypatch):
+    """The value reads and host-built device tensors of a second training step (the
+    first copies the key encoder), on the accelerator paths; and its logs."""
+    with without_host_shortcuts():
+        model.train_step(batch(), optim_wrapper)
+        reads, copies = ValueReads(), HostCopies(monkeypatch)
+        with reads:
+            logs = model.train_step(batch(), optim_wrapper)
+    monkeypatch.undo()
+    return reads.seen, copies.seen, logs
+
+
 @pytest.mark.parametrize('fuse', [False, True])
 @pytest.mark.parametrize('algo', ['SkeletonCLR', 'AimCLR', 'SkeleMixCLR'])
 def test_training_step_reads_no_value_on_the_host(algo, fuse, monkeypatch):
-    model, optim_wrapper = build(algo, fuse)
-    with without_host_shortcuts():
-        model.train_step(batch(), optim_wrapper)  # the first step copies the key encoder
-        reads = ValueReads()
-        copies = HostCopies(monkeypatch)
-        with reads:
-            logs = model.train_step(batch(), optim_wrapper)
-    assert reads.seen == []
-    assert copies.seen == []
+    reads, copies, logs = host_reads_and_copies(*build(algo, fuse), monkeypatch)
+    assert reads == []
+    assert copies == []
     assert torch.isfinite(logs['loss'])
 
 
@@ -272,13 +278,8 @@ def test_dense_gcn_step_is_graph_safe(fuse, monkeypatch):
     """``dense_gcn``: no host reads, no host-built tensors, same operators every step."""
     model, optim_wrapper = build('AimCLR', fuse, dense=True)
     assert model.backbone.dense_gcn
-    with without_host_shortcuts():
-        model.train_step(batch(), optim_wrapper)
-        reads, copies = ValueReads(), HostCopies(monkeypatch)
-        with reads:
-            model.train_step(batch(), optim_wrapper)
-    assert reads.seen == [] and copies.seen == []
-    monkeypatch.undo()
+    reads, copies, _ = host_reads_and_copies(model, optim_wrapper, monkeypatch)
+    assert reads == [] and copies == []
     traces = traced_steps(model, optim_wrapper, steps=2)
     assert first_difference(traces[0], traces[1]) is None
     # the dense route ran: one addmm per block and trunk pass more than the plain step

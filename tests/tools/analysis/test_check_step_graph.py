@@ -5,11 +5,10 @@ import os.path as osp
 import torch
 
 from ...conftest import REPO_ROOT, run_tool_json
+from . import NTU60_RECIPE as CONFIG
+from . import tiny_trunk_options
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'check_step_graph.py')
-CONFIG = osp.join(
-    REPO_ROOT, 'configs', 'msclr', 'msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py'
-)
 
 
 def test_check_step_graph_on_cpu(tmp_path):
@@ -32,10 +31,7 @@ def test_check_step_graph_on_cpu(tmp_path):
             '--timed',
             '1',
             '--cfg-options',
-            'model.backbone.channels=[8,16]',
-            'model.backbone.strides=[1,2]',
-            'model.queue_len=64',
-            'model.neck.in_channels=16',
+            *tiny_trunk_options([8, 16], [1, 2]),
         ],
         tmp_path,
     )

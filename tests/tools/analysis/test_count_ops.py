@@ -3,11 +3,10 @@
 import os.path as osp
 
 from ...conftest import REPO_ROOT, run_tool_json
+from . import NTU60_RECIPE as CONFIG
+from . import tiny_trunk_options
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'count_ops.py')
-CONFIG = osp.join(
-    REPO_ROOT, 'configs', 'msclr', 'msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py'
-)
 
 
 def test_count_ops_fused_and_plain_within_budget(tmp_path):
@@ -36,10 +35,7 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
             '--time',
             '2',
             '--cfg-options',
-            'model.backbone.channels=[8,8,16]',
-            'model.backbone.strides=[1,2,1]',
-            'model.queue_len=64',
-            'model.neck.in_channels=16',
+            *tiny_trunk_options([8, 8, 16], [1, 2, 1]),
         ],
         tmp_path,
     )
