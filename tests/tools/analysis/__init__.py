@@ -18,3 +18,9 @@ def tiny_trunk_options(channels, strides):
         'model.queue_len=64',
         f'model.neck.in_channels={channels[-1]}',
     ]
+
+
+def synthetic_args(tmp_path, clips=16, batch_size=4):
+    """The tools' arguments for ``clips`` synthetic clips per format under ``tmp_path``."""
+    synthetic_dir = str(tmp_path / 'synthetic')
+    return ['--synthetic', str(clips), '--synthetic-dir', synthetic_dir, '--batch-size', str(batch_size)]  # fmt: skip

@@ -6,7 +6,7 @@ import torch
 
 from ...conftest import REPO_ROOT, run_tool_json
 from . import NTU60_RECIPE as CONFIG
-from . import tiny_trunk_options
+from . import synthetic_args, tiny_trunk_options
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'check_step_graph.py')
 
@@ -20,12 +20,7 @@ def test_check_step_graph_on_cpu(tmp_path):
             CONFIG,
             '--device',
             'cpu',
-            '--synthetic',
-            '16',
-            '--synthetic-dir',
-            str(tmp_path / 'synthetic'),
-            '--batch-size',
-            '4',
+            *synthetic_args(tmp_path, clips=16, batch_size=4),
             '--steps',
             '2',
             '--timed',

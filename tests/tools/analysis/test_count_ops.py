@@ -4,7 +4,7 @@ import os.path as osp
 
 from ...conftest import REPO_ROOT, run_tool_json
 from . import NTU60_RECIPE as CONFIG
-from . import tiny_trunk_options
+from . import synthetic_args, tiny_trunk_options
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'count_ops.py')
 
@@ -23,12 +23,7 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
         [
             TOOL,
             CONFIG,
-            '--synthetic',
-            '16',
-            '--synthetic-dir',
-            str(tmp_path / 'synthetic'),
-            '--batch-size',
-            '4',
+            *synthetic_args(tmp_path, clips=16, batch_size=4),
             '--variants',
             'bal',
             'bal+fuse',
