@@ -14,7 +14,11 @@
 # the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
 # loss curves and kNN). Results go to $OUT (default work_dirs/gpu_suite): one log per stage.
 # Wheels in .whl/ (mmengine, mmcv-lite, mmaction2 and their small dependencies, for a
-# machine without a package index) are installed to /tmp/site first.
+# machine without a package index) are installed to /tmp/site first. The exit status is 0
+# only if every stage succeeded; the last line names the stages that failed.
+# Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_VARIANTS,
+# GRAPH_STEPS, GRAPH_VARIANT, EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra --cfg-options of
+# the recipe), GCN_ARGS, SUPERVISED_ARGS, *_TIMEOUT; see below for their defaults.
 set -uo pipefail
 OUT=${OUT:-work_dirs/gpu_suite}
 mkdir -p "$OUT"
@@ -26,86 +30,123 @@ if ls .whl/*.whl >/dev/null 2>&1; then
     export PYTHONPATH=/tmp/site:$PWD
 fi
 CFG=configs/msclr/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py
-SYN=data/synthetic
+# Sizes and the device (the defaults are the measurement; tests/tools/analysis/test_gpu_suite.py
+# runs every stage but numerics on a CPU with tiny ones, so the GPU session cannot lose its
+# minutes to a broken script)
+DEVICE=${DEVICE:-cuda}
+SYN=${SYN:-data/synthetic}
+RUNS=${RUNS:-/tmp/gpu_suite_runs}
 WORKERS=${WORKERS:-8}
+STEP_CLIPS=${STEP_CLIPS:-4000}
+STEP_ITERS=${STEP_ITERS:-30}
+GRAPH_STEPS=${GRAPH_STEPS:-12}
+EPOCH_CLIPS=${EPOCH_CLIPS:-40000}
+EPOCH_DATA=$SYN/${EPOCH_CLIPS}clips
+# extra --cfg-options for the recipe in the step, graph and epoch stages (e.g. a smaller batch)
+read -r -a CFG_OPTS <<< "${CFG_OPTS:-}"
+read -r -a GCN_ARGS <<< "${GCN_ARGS:-}"                # extra bench_gcn.py arguments
+read -r -a SUPERVISED_ARGS <<< "${SUPERVISED_ARGS:-}"  # extra bench_supervised.py arguments
 STAGES=${*:-env graph step epoch supervised}
+FAILED=()
 
 stage_env() {
-    nvidia-smi -L; nproc; free -g | head -2
+    if command -v nvidia-smi >/dev/null; then nvidia-smi -L; fi
+    nproc; free -g | head -2
     $PY -c 'import torch, mmengine, mmaction; print(torch.__version__, torch.version.cuda, mmengine.__version__, mmaction.__version__)'
 }
 stage_step() {
-    $PY tools/analysis/benchmark.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
-        --num-workers $WORKERS --iters 30 --profile --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+gs+dense bf16+cl+bal+cg}
+    $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
+        --num-workers $WORKERS --iters $STEP_ITERS --profile --json-out "$OUT/step.json" \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+gs+dense bf16+cl+bal+cg} \
+        ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {
-    $PY tools/analysis/bench_gcn.py --device cuda --dtype bf16 --json-out "$OUT/gcn_bf16.json"
-    $PY tools/analysis/bench_gcn.py --device cuda --dtype fp32 --json-out "$OUT/gcn_fp32.json"
+    local rc=0
+    $PY tools/analysis/bench_gcn.py --device $DEVICE --dtype bf16 --json-out "$OUT/gcn_bf16.json" "${GCN_ARGS[@]}" || rc=1
+    $PY tools/analysis/bench_gcn.py --device $DEVICE --dtype fp32 --json-out "$OUT/gcn_fp32.json" "${GCN_ARGS[@]}" || rc=1
+    return $rc
 }
 stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a mismatch)
-    $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
-        --steps 12 --variant ${GRAPH_VARIANT:-cl+bal} --noise-floor --timed 3 \
-        --json-out "$OUT/graph_noise_floor.json"
-    $PY tools/analysis/check_step_graph.py $CFG --device cuda --synthetic 4000 --synthetic-dir $SYN \
-        --steps 12 --variant ${GRAPH_VARIANT:-cl+bal} --json-out "$OUT/graph_check.json"
+    local rc=0 run
+    for run in noise_floor check; do
+        $PY tools/analysis/check_step_graph.py $CFG --device $DEVICE --synthetic $STEP_CLIPS \
+            --synthetic-dir $SYN --steps $GRAPH_STEPS --variant ${GRAPH_VARIANT:-cl+bal} \
+            $([[ $run == noise_floor ]] && echo --noise-floor --timed 3) \
+            --json-out "$OUT/graph_$run.json" ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"} || rc=1
+    done
+    return $rc
 }
 stage_supervised() {
-    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
-        --batch 64 --frames 100 \
-        --kinds mmaction ours-nchw ours-cl ours-cl-dense ${SUPERVISED_COMPILE:+ours-cl-compile}
-    # the same step with the cross-entropy alone, so that it can be one CUDA graph
-    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device cuda \
-        --batch 64 --frames 100 --loss plain --kinds mmaction ours-cl ours-cl-graph \
-        ${SUPERVISED_COMPILE:+ours-cl-compile-graph}
+    local rc=0
+    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device $DEVICE \
+        --batch 64 --frames 100 "${SUPERVISED_ARGS[@]}" \
+        --kinds mmaction ours-nchw ours-cl ours-cl-dense ${SUPERVISED_COMPILE:+ours-cl-compile} || rc=1
+    # the same step with the cross-entropy alone, so that it can be one CUDA graph (CUDA only)
+    local graph_kinds=
+    [[ $DEVICE == cuda ]] && graph_kinds="ours-cl-graph ${SUPERVISED_COMPILE:+ours-cl-compile-graph}"
+    timeout ${SUPERVISED_TIMEOUT:-600} $PY tools/analysis/bench_supervised.py --device $DEVICE \
+        --batch 64 --frames 100 "${SUPERVISED_ARGS[@]}" --loss plain \
+        --kinds mmaction ours-cl $graph_kinds || rc=1
+    return $rc
 }
-prepare_epoch_data() {  # NTU-60-sized: 40000 clips x 2 formats, written and cached once
-    [[ -f $SYN/40000clips/cache.done ]] && return
-    $PY tools/analysis/synthetic_skeletons.py --out-dir $SYN/40000clips --clips 40000 --frames 50 100
-    $PY - <<'PYEOF'
+prepare_epoch_data() {  # NTU-60-sized by default: 40000 clips x 2 formats, written and cached once
+    [[ -f $EPOCH_DATA/cache.done ]] && return
+    $PY tools/analysis/synthetic_skeletons.py --out-dir $EPOCH_DATA --clips $EPOCH_CLIPS \
+        --frames 50 100 || return 1
+    $PY - "$EPOCH_DATA" <<'PYEOF' || return 1
+import sys
+
 import msclr_mm  # noqa: F401
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
 init_default_scope('mmaction')
-root = 'data/synthetic/40000clips'
+root = sys.argv[1]
 DATASETS.build(dict(type='MultiSkeletonDataset', split='xsub_train', cache_dir=f'{root}/cache',
                     ann_files={f: f'{root}/{f}.pkl' for f in ('kinect25', 'smplx42')}))
 PYEOF
-    touch $SYN/40000clips/cache.done
+    touch $EPOCH_DATA/cache.done
 }
 stage_epoch() {
     local variant_opts
     if [[ ${EPOCH_VARIANT:-} == config ]]; then
         variant_opts=
     elif [[ -n ${EPOCH_VARIANT:-} ]]; then
-        variant_opts=$($PY tools/analysis/variant_options.py $EPOCH_VARIANT)
+        variant_opts=$($PY tools/analysis/variant_options.py $EPOCH_VARIANT) || return 1
     else
-        variant_opts=$($PY tools/analysis/variant_options.py --best "$OUT/step.json")
+        variant_opts=$($PY tools/analysis/variant_options.py --best "$OUT/step.json") || return 1
     fi
     echo "epoch variant options: $variant_opts"
-    wait_data
+    wait_data || { echo "the epoch's data could not be written: $OUT/epoch_data.log"; return 1; }
     local start=$(date +%s.%N)
-    timeout ${EPOCH_TIMEOUT:-600} $PY tools/train.py $CFG --work-dir /tmp/epoch_run \
+    timeout ${EPOCH_TIMEOUT:-600} $PY tools/train.py $CFG --work-dir $RUNS/epoch \
         --cfg-options $variant_opts \
-        "train_dataloader.dataset.ann_files.kinect25=$SYN/40000clips/kinect25.pkl" \
-        "train_dataloader.dataset.ann_files.smplx42=$SYN/40000clips/smplx42.pkl" \
-        "train_dataloader.dataset.cache_dir=$SYN/40000clips/cache" \
+        "train_dataloader.dataset.ann_files.kinect25=$EPOCH_DATA/kinect25.pkl" \
+        "train_dataloader.dataset.ann_files.smplx42=$EPOCH_DATA/smplx42.pkl" \
+        "train_dataloader.dataset.cache_dir=$EPOCH_DATA/cache" \
         "train_dataloader.num_workers=$WORKERS" train_dataloader.pin_memory=True \
         train_cfg.max_epochs=1 val_cfg=None val_dataloader=None val_evaluator=None \
-        test_cfg=None test_dataloader=None test_evaluator=None default_hooks.logger.interval=50
+        test_cfg=None test_dataloader=None test_evaluator=None default_hooks.logger.interval=50 \
+        "${CFG_OPTS[@]}" || return 1
     $PY -c "import sys, time; print('epoch_wall_s (build + 1 epoch + checkpoint)', time.time() - float(sys.argv[1]))" "$start"
 }
 DATA_PID=
-wait_data() { [[ -n $DATA_PID ]] && wait $DATA_PID; DATA_PID=; }
+wait_data() {
+    local rc=0
+    if [[ -n $DATA_PID ]]; then wait $DATA_PID || rc=1; fi
+    DATA_PID=
+    return $rc
+}
 stage_numerics() {  # same data, seed and format rule; eager fp32 NCHW vs bf16 channels-last
-    $PY tools/data/make_demo_data.py --out-dir data/demo
+    local rc=0 v
+    $PY tools/data/make_demo_data.py --out-dir data/demo || return 1
     for v in bal bf16+cl+bal; do
         timeout ${NUMERICS_TIMEOUT:-600} $PY tools/train.py configs/demo/msaimclr_demo.py \
-            --work-dir /tmp/numerics_$v --cfg-options randomness.seed=0 \
-            $($PY tools/analysis/variant_options.py $v)
-        cp /tmp/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v//+/_}_scalars.json"
-        grep -h "knn/" /tmp/numerics_$v/*/*.log | tail -1
+            --work-dir $RUNS/numerics_$v --cfg-options randomness.seed=0 \
+            $($PY tools/analysis/variant_options.py $v) || { rc=1; continue; }
+        cp $RUNS/numerics_$v/*/vis_data/scalars.json "$OUT/numerics_${v//+/_}_scalars.json"
+        grep -h "knn/" $RUNS/numerics_$v/*/*.log | tail -1
     done
+    return $rc
 }
 
 if [[ " $STAGES " == *" epoch "* ]]; then
@@ -114,6 +155,19 @@ if [[ " $STAGES " == *" epoch "* ]]; then
 fi
 for s in $STAGES; do
     echo "=== stage $s $(date +%T)"
-    stage_$s 2>&1 | tee "$OUT/$s.log" | grep -v -e '^\s*$' -e Warning -e warn | tail -n 60
+    if ! declare -F stage_$s >/dev/null; then
+        echo "unknown stage '$s' (env gcn graph step epoch supervised numerics)"
+        FAILED+=("$s")
+        continue
+    fi
+    stage_$s > >(tee "$OUT/$s.log" | grep -v -e '^\s*$' -e Warning -e warn | tail -n 60) 2>&1
+    rc=$?
+    wait $!  # the log's tail, printed before the next stage starts
+    if (( rc != 0 )); then
+        echo "=== stage $s FAILED (exit $rc): $OUT/$s.log"
+        FAILED+=("$s")
+    fi
 done
-echo "=== done $(date +%T)"
+wait_data || true
+echo "=== done $(date +%T)${FAILED[*]:+; failed: ${FAILED[*]}}"
+(( ${#FAILED[@]} == 0 ))
