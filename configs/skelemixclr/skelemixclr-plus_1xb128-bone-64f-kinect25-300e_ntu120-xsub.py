@@ -1,7 +1,7 @@
 _base_ = [
     '../_base_/models/skelemixclr_plus.py',
     '../_base_/datasets/ntu120-xsub_pretrain_64f.py',
-    '../_base_/schedules/sgd_300e_pretrain.py',
+    '../_base_/schedules/sgd_300e_pretrain_nodecay.py',
     '../_base_/default_runtime.py',
 ]
 

@@ -79,17 +79,39 @@ def test_ntu_config_matches_recipe(path):
     assert model.head.temperature == (0.2 if plus else 0.07)
     assert model.neck.get('with_bn', False) is plus
     assert frames == (64 if base_algo.startswith('skelemix') else 50)
+    assert model.get('num_mixes', 1) == (3 if plus else 1)  # reference swap_params repeat
+    # the reference's weights_init on both query-side modules
+    for part in (model.backbone, model.neck):
+        assert part.init_cfg == [
+            dict(type='Normal', layer=['Conv1d', 'Conv2d', 'Linear'], mean=0.0, std=0.02, bias=0.0),
+            dict(type='Normal', layer=['BatchNorm1d', 'BatchNorm2d'], mean=1.0, std=0.02, bias=0.0),
+        ]
     if base_algo == 'aimclr':
-        assert (
-            model.mining_epoch == 150 and 'query_extreme' in model.data_preprocessor.derived_views
-        )
+        assert model.mining_epoch == 150
+        # the feeder's _strong_aug: its own crop and shear, then aug_method '12345'
+        extreme = model.data_preprocessor.derived_views.query_extreme
+        assert extreme.start == 'input' and extreme.source == 'query'
+        assert [op.type for op in extreme.ops] == [
+            'temporal_crop',
+            'shear',
+            'flip',
+            'rotate',
+            'gaussian_noise',
+            'gaussian_blur',
+            'axis_mask',
+        ]
+        assert extreme.ops[4].std == 0.023  # 0.01 m on NTU's 0.43 m torso
     else:
         assert 'mining_epoch' not in model
-    # schedule: SGD lr 0.1, wd 1e-4, x0.1 at 250, 300 epochs, batch 128, kNN every 50
+    # schedule: SGD lr 0.1, wd 1e-4, x0.1 at 250 (SkeleMixCLR+: constant), 300 epochs,
+    # batch 128, kNN every 50
     assert epochs == '300e' and cfg.train_cfg.max_epochs == 300 and cfg.train_cfg.val_interval == 50
     assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4)
-    assert [s.milestones for s in cfg.param_scheduler] == [[250]]
-    assert cfg.param_scheduler[0].gamma == 0.1
+    if plus:
+        assert cfg.param_scheduler == []
+    else:
+        assert [s.milestones for s in cfg.param_scheduler] == [[250]]
+        assert cfg.param_scheduler[0].gamma == 0.1
     assert cfg.train_dataloader.batch_size == 128 and cfg.train_dataloader.drop_last
     assert cfg.default_hooks.checkpoint.save_best == 'knn/top1'
     assert cfg.default_hooks.checkpoint.rule == 'greater'

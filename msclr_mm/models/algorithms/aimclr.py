@@ -81,8 +81,13 @@ class AimCLR(BaseMoCo):
         return (self.mining_active(),)
 
     def mining_active(self) -> bool:
-        """bool: Whether nearest-neighbour mining is on in the current epoch."""
-        return self.current_epoch > self.mining_epoch
+        """bool: Whether nearest-neighbour mining is on in the current epoch.
+
+        From the 0-based epoch ``mining_epoch`` on, as the reference: its processor trains
+        1-based epochs and mines when ``epoch > mining_epoch``, so ``mining_epoch=150``
+        gives 150 plain epochs, then mining.
+        """
+        return self.current_epoch >= self.mining_epoch
 
     def neighbour_mask(self, *negs: torch.Tensor) -> torch.Tensor:
         """Positive mask over ``[key, queue]`` extended with mined neighbours.

@@ -35,11 +35,15 @@ class SkeleMixCLR(BaseMoCo):
     * the truncated part (own remainder): positive = the clip's own key, negatives = queue
       + the trimmed part (detached) -> ``loss_truncated``;
 
-    each weighted ``mix_weight`` (reference 0.5 + 0.5). Mixing across formats is
+    each weighted ``mix_weight`` (reference 0.5 + 0.5). With ``num_mixes > 1`` the query
+    view is mixed that many times, each with its own draw and its own pass through the
+    query backbone, and the mixing losses are summed over the mixes (the reference's
+    ``repeat`` in ``swap_params``: 3 in its SkeleMixCLR+ config). Mixing across formats is
     impossible (different joints), hence per format group; a group of one clip cannot mix
     and its clip only contributes ``loss_nce``. Keys come from the key view in batch order,
     so with cross-format views this is MS-SkeleMixCLR. SkeleMixCLR+ is
-    ``neck=dict(type='ProjectionNeck', with_bn=True)``, ``head`` temperature 0.2, 64 frames.
+    ``neck=dict(type='ProjectionNeck', with_bn=True)``, ``head`` temperature 0.2, 64 frames,
+    ``num_mixes=3`` and no learning-rate decay (the reference's ``step: [300]``).
 
     Args:
         num_parts (tuple[int, int]): Range of mixed body parts. Defaults to ``(2, 3)``.
@@ -48,6 +52,8 @@ class SkeleMixCLR(BaseMoCo):
         temporal_stride (int, optional): Total temporal stride of the backbone. Defaults to
             None: the product of the strides of ``backbone.blocks`` (``UnifiedSTGCN``).
         mix_weight (float): Weight of each of the two mixing losses. Defaults to 0.5.
+        num_mixes (int): Independent mixes of the query view per step, their losses
+            summed. Defaults to 1.
         **kwargs: See :class:`BaseMoCo`.
 
     """
@@ -64,6 +70,7 @@ class SkeleMixCLR(BaseMoCo):
         temporal_span: Tuple[int, int] = (7, 11),
         temporal_stride: int | None = None,
         mix_weight: float = 0.5,
+        num_mixes: int = 1,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -83,6 +90,9 @@ class SkeleMixCLR(BaseMoCo):
         self.temporal_span = tuple(temporal_span)
         self.temporal_stride = int(temporal_stride)
         self.mix_weight = mix_weight
+        if num_mixes < 1:
+            raise ValueError(f'num_mixes must be >= 1, got {num_mixes}')
+        self.num_mixes = int(num_mixes)
 
     def _format(self, fmt: str):
         formats = getattr(self.backbone, 'formats', {})
@@ -164,7 +174,7 @@ class SkeleMixCLR(BaseMoCo):
         """SkeleMixCLR losses; see the class docstring and :meth:`BaseMoCo.loss`."""
         num = self.batch_size(inputs, data_samples)
         q = self.embed(self.query_view, inputs, num)
-        mixed = self.mixed_features(inputs)
+        mixes = [self.mixed_features(inputs) for _ in range(self.num_mixes)]
         self.update_key_encoder()
         k = self.embed_key(self.key_view, inputs, num)
         ids = self.clip_ids(data_samples, k.device)
@@ -172,10 +182,10 @@ class SkeleMixCLR(BaseMoCo):
         negatives = self.queue.negatives()
         pos, neg = self.similarities(q, k, negatives, own)
         losses = dict(loss_nce=self.head.loss(pos, neg))
-        if mixed is None:
-            zero = q.sum() * 0.0
-            losses.update(loss_trimmed=zero, loss_truncated=zero)
-        else:
+        terms: Dict[str, List[torch.Tensor]] = dict(loss_trimmed=[], loss_truncated=[])
+        for mixed in mixes:
+            if mixed is None:
+                continue
             trimmed, truncated, rows, partners = mixed
             p = F.normalize(self.neck(trimmed), dim=1)
             c = F.normalize(self.neck(truncated), dim=1)
@@ -187,10 +197,13 @@ class SkeleMixCLR(BaseMoCo):
             pos_c, neg_c = self.similarities(c, k_c, negatives, own_c)
             neg_p = torch.cat([neg_p, (p * c.detach()).sum(1, keepdim=True)], dim=1)
             neg_c = torch.cat([neg_c, (c * p.detach()).sum(1, keepdim=True)], dim=1)
-            losses.update(
-                loss_trimmed=self.mix_weight * self.head.loss(pos_p, neg_p),
-                loss_truncated=self.mix_weight * self.head.loss(pos_c, neg_c),
-            )
+            terms['loss_trimmed'].append(self.mix_weight * self.head.loss(pos_p, neg_p))
+            terms['loss_truncated'].append(self.mix_weight * self.head.loss(pos_c, neg_c))
+        for name, values in terms.items():
+            total = q.sum() * 0.0 if not values else values[0]
+            for value in values[1:]:
+                total = total + value
+            losses[name] = total
         self.queue.enqueue(k, ids)
         losses.update(self.similarity_logs(pos, neg, own))
         return losses

@@ -44,7 +44,8 @@ class ProjectionNeck(BaseModule):
             When False (or when the input is already ``(N, C)``) the MLP runs directly.
             Defaults to True.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
-            (PyTorch defaults, as the reference code).
+            (PyTorch's defaults). The pretraining configs set the reference code's
+            ``weights_init`` (``reference_init`` in ``configs/_base_/models/skeletonclr.py``).
 
     """
 

@@ -46,7 +46,9 @@ def logits_of(z, k, queue):
 
 
 def test_losses_match_reference_formulas_before_mining(epoch):
-    epoch(150)  # 0-based epoch 150 == mining_epoch: still plain (reference: epoch <= mining_epoch)
+    # 0-based epoch 149 is the reference's 150th (1-based, and it mines when epoch >
+    # mining_epoch): the last plain one
+    epoch(149)
     model, inputs, q, qe, qed, k, queue = setup()
     assert not model.mining_active()
     out = model.loss(inputs)
@@ -75,8 +77,8 @@ def test_losses_match_reference_formulas_before_mining(epoch):
     assert not torch.allclose(qe, qed)
 
 
-def test_mining_switches_on_after_mining_epoch_with_union_of_topk(epoch):
-    epoch(151)
+def test_mining_switches_on_at_mining_epoch_with_union_of_topk(epoch):
+    epoch(150)  # the reference's 151st epoch (1-based): the first with mining
     model, inputs, q, qe, qed, k, queue = setup()
     assert model.mining_active()
     out = model.loss(inputs)

@@ -147,6 +147,45 @@ def test_loss_matches_hand_computation_and_groups_of_one_do_not_mix(monkeypatch)
     )
 
 
+def test_num_mixes_sums_the_mixing_losses_of_independent_draws(monkeypatch):
+    """The reference's ``repeat`` (3 in its SkeleMixCLR+ config): one loss per mix, summed."""
+    fm = ['smpl24'] * 4
+    q_raw, k_raw = clips(4, T=12, seed=1), clips(4, T=12, seed=2)
+    inputs = {'query': view(q_raw, fm), 'key': view(k_raw, fm)}
+    f = get_format('smpl24')
+    draws = []
+    for parts, frame, shift in ((('left_arm', 'right_leg'), 1, 1), (('trunk', 'left_leg'), 2, 3)):
+        mask = torch.zeros(3, 24, dtype=torch.bool)
+        mask[frame, [j for p in parts for j in f.parts[p]]] = True
+        draws.append((shift, mask))
+
+    def run(num_mixes, order):
+        torch.manual_seed(0)
+        model = build('SkeleMixCLR', backbone=STRIDED, num_mixes=num_mixes)
+        model.eval()
+        pending = [draws[i] for i in order]
+        monkeypatch.setattr(
+            model,
+            'sample_mix',
+            lambda fmt, n, frames, device=None: (
+                (torch.arange(n) + pending[0][0]) % n,
+                pending.pop(0)[1],
+            ),
+        )
+        out = model.loss(inputs)
+        assert not pending  # every draw used: one per mix
+        return out
+
+    both = run(2, [0, 1])
+    first, second = run(1, [0]), run(1, [1])
+    for name in ('loss_trimmed', 'loss_truncated'):
+        torch.testing.assert_close(both[name], first[name] + second[name])
+        assert not torch.allclose(first[name], second[name])  # two different draws
+    torch.testing.assert_close(both['loss_nce'], first['loss_nce'])
+    with pytest.raises(ValueError, match='num_mixes'):
+        build('SkeleMixCLR', num_mixes=0)
+
+
 def test_no_mixable_group_gives_zero_mix_losses_with_a_graph():
     model = build('SkeleMixCLR')
     data = clips(2)
