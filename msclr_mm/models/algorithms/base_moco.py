@@ -162,6 +162,26 @@ class BaseMoCo(BaseModel):
             )
         if getattr(optim_wrapper, '_accumulative_counts', 1) != 1:
             raise RuntimeError('cuda_graph_step needs accumulative_counts=1')
+        if getattr(optim_wrapper, 'loss_scaler', None) is not None:
+            raise RuntimeError(
+                'cuda_graph_step cannot capture a GradScaler (AmpOptimWrapper / --amp reads '
+                'found_inf on the host every step); use AutocastOptimWrapper (bf16, no scaler)'
+            )
+        if getattr(optim_wrapper, 'clip_grad_kwargs', None):
+            raise RuntimeError(
+                'cuda_graph_step cannot capture clip_grad: mmengine logs the gradient norm with '
+                'float(norm), a host read every step; remove optim_wrapper.clip_grad'
+            )
+        cumulative = [
+            name
+            for name, m in self.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is None
+        ]
+        if cumulative:
+            raise RuntimeError(
+                'cuda_graph_step cannot capture BatchNorm(momentum=None) (its cumulative '
+                f'average reads num_batches_tracked on the host): {cumulative[:3]}'
+            )
         compile_cfg = getattr(self.backbone, 'compile', False)
         if isinstance(compile_cfg, dict) and 'overhead' in str(compile_cfg.get('mode')):
             raise RuntimeError(

@@ -170,6 +170,21 @@ def test_algorithms_refuse_what_a_captured_step_cannot_do(monkeypatch):
     model._check_step_graph(wrapper)  # fine as built
     with pytest.raises(RuntimeError, match='accumulative_counts=1'):
         model._check_step_graph(SimpleNamespace(_accumulative_counts=2))
+    # a GradScaler (AmpOptimWrapper's loss_scaler; that wrapper cannot be built without a
+    # GPU) and mmengine's clip_grad read values on the host
+    from mmengine.optim import OptimWrapper
+
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    model._check_step_graph(OptimWrapper(sgd))
+    with pytest.raises(RuntimeError, match='GradScaler'):
+        model._check_step_graph(SimpleNamespace(loss_scaler=torch.amp.GradScaler('cpu')))
+    with pytest.raises(RuntimeError, match='clip_grad'):
+        model._check_step_graph(OptimWrapper(sgd, clip_grad=dict(max_norm=1.0)))
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.momentum = None
+    with pytest.raises(RuntimeError, match=r'BatchNorm\(momentum=None\)'):
+        model._check_step_graph(wrapper)
+    bn.momentum = 0.1
     model.backbone.compile = dict(mode='reduce-overhead', dynamic=False)
     with pytest.raises(RuntimeError, match='use model.backbone.compile=True'):
         model._check_step_graph(wrapper)
