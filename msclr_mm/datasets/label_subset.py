@@ -1,11 +1,11 @@
-"""`LabelSubsetDataset`: a class-balanced, seeded fraction of a dataset's labelled clips."""
+"""`LabelSubsetDataset`: a class-balanced, seeded fraction of a dataset's distinct clips."""
 
 from __future__ import annotations
 
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 from mmaction.registry import DATASETS
@@ -77,23 +77,42 @@ def select_label_subset(
 
 @DATASETS.register_module()
 class LabelSubsetDataset:
-    """Wrap a dataset and keep a class-balanced, seeded fraction of its clips.
+    """Wrap a dataset and keep a class-balanced, seeded fraction of its distinct clips.
 
     For semi-supervised evaluation (1 % / 10 % of the labels): class ``c`` with ``n_c``
-    clips keeps ``max(min_per_class, round(fraction * n_c))`` of them (at most ``n_c``),
-    drawn with ``seed``. Every process computes the same subset. Metainfo is the wrapped
-    dataset's; the counts are logged.
+    distinct clips keeps ``max(min_per_class, round(fraction * n_c))`` of them (at most
+    ``n_c``), drawn with ``seed``; no clip is drawn twice. Every process computes the same
+    subset. Metainfo is the wrapped dataset's; the counts are logged.
 
-    Labels come from the wrapped dataset's ``get_labels()`` when it has one, else from
-    ``get_data_info(i)['label']``.
+    A wrapped dataset may hold a clip at several indices (entries), e.g.
+    :class:`MultiSkeletonDataset` with ``repeat_per_format=True`` in training holds each
+    clip once per format. The fraction is always of the distinct clips, and every entry of
+    a kept clip is kept, so the subset visits each kept clip as often per epoch as the
+    wrapped dataset does (once per format in that example, each with its ``epoch_format``).
+
+    Clips and labels come from, in this order of preference:
+
+    - ``get_clip_labels()`` (``(C,)``, one label per clip) with ``get_entry_clips()``
+      (``(len(dataset),)``, the clip of every index), as :class:`MultiSkeletonDataset` has;
+    - ``get_labels()`` (one label per index; each index is its own clip);
+    - ``get_data_info(i)['label']``, entries with the same ``get_data_info(i)['frame_dir']``
+      being one clip (they must have the same label).
 
     Args:
         dataset (dict | BaseDataset): The dataset (or its config) to subsample.
-        fraction (float): Fraction of each class to keep, in ``(0, 1]``, e.g. 0.01 or 0.1.
+        fraction (float): Fraction of each class's clips to keep, in ``(0, 1]``, e.g. 0.01
+            or 0.1.
         seed (int): Random seed of the selection. Defaults to 0.
         min_per_class (int): Clips kept at least per class. Defaults to 1.
         lazy_init (bool): Defer loading the wrapped dataset's annotations and selecting
             until :meth:`full_init`. Defaults to False.
+
+    Attributes:
+        indices (np.ndarray): ``(len(self),)`` sorted int64 indices into the wrapped
+            dataset (every entry of every kept clip).
+        clip_indices (np.ndarray): ``(K,)`` sorted int64 indices of the kept clips, in the
+            wrapped dataset's clip numbering (the entry index when it has no clips of its
+            own; the order of first appearance when clips are grouped by ``frame_dir``).
 
     """
 
@@ -130,7 +149,8 @@ class LabelSubsetDataset:
         self.min_per_class = int(min_per_class)
         self._metainfo = getattr(self.dataset, 'metainfo', {})
         self.indices: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._subset_labels: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.clip_indices: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._kept_labels: np.ndarray = np.zeros(0, dtype=np.int64)
         self._fully_initialized = False
         if not lazy_init:
             self.full_init()
@@ -140,30 +160,78 @@ class LabelSubsetDataset:
         """dict: The wrapped dataset's metainfo (a copy)."""
         return copy.deepcopy(self._metainfo)
 
-    def _labels(self) -> np.ndarray:
+    def _as_labels(self, labels: Sequence[Any], what: str) -> np.ndarray:
+        """Check single-integer labels; ``what`` names the unit (sample, clip) in errors."""
         name = type(self.dataset).__name__
-        if hasattr(self.dataset, 'get_labels'):
-            labels = list(self.dataset.get_labels())
-        else:
-            labels = []
-            for i in range(len(self.dataset)):
-                info = self.dataset.get_data_info(i)
-                if 'label' not in info:
-                    raise KeyError(
-                        f'LabelSubsetDataset: sample {info.get("frame_dir", i)} of {name} has '
-                        "no 'label' in get_data_info(); a class index is needed"
-                    )
-                labels.append(info['label'])
         out = np.zeros(len(labels), dtype=np.int64)
         for i, y in enumerate(labels):
             arr = np.asarray(y)
             if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
                 raise ValueError(
-                    f'LabelSubsetDataset: sample {i} of {name} has label {y!r}; expected one '
+                    f'LabelSubsetDataset: {what} {i} of {name} has label {y!r}; expected one '
                     'integer class index (single-label data)'
                 )
             out[i] = int(arr.reshape(()))
         return out
+
+    def _clips(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Label of every distinct clip ``(C,)`` and the clip of every entry ``(L,)``."""
+        ds = self.dataset
+        name = type(ds).__name__
+        if hasattr(ds, 'get_clip_labels') and hasattr(ds, 'get_entry_clips'):
+            clip_labels = self._as_labels(list(ds.get_clip_labels()), 'clip')
+            entry_clips = np.asarray(ds.get_entry_clips(), dtype=np.int64)
+            num = len(clip_labels)
+            if entry_clips.shape != (len(ds),) or (
+                entry_clips.size and (entry_clips.min() < 0 or entry_clips.max() >= num)
+            ):
+                raise ValueError(
+                    f'LabelSubsetDataset: {name}.get_entry_clips() gives shape '
+                    f'{entry_clips.shape} with values outside [0, {num}) or a length other '
+                    f'than len(dataset) = {len(ds)}; expected one clip index in [0, {num}) '
+                    'per dataset index'
+                )
+            absent = np.setdiff1d(np.arange(num), entry_clips)
+            if absent.size:
+                raise ValueError(
+                    f'LabelSubsetDataset: clip {int(absent[0])} of {name} has no dataset '
+                    f'index in get_entry_clips() ({absent.size} such clips); expected every '
+                    'clip of get_clip_labels() to appear'
+                )
+            return clip_labels, entry_clips
+        if hasattr(ds, 'get_labels'):
+            labels = self._as_labels(list(ds.get_labels()), 'sample')
+            return labels, np.arange(len(labels), dtype=np.int64)
+        raw, keys = [], []
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            if 'label' not in info:
+                raise KeyError(
+                    f'LabelSubsetDataset: sample {info.get("frame_dir", i)} of {name} has '
+                    "no 'label' in get_data_info(); a class index is needed"
+                )
+            raw.append(info['label'])
+            keys.append(info.get('frame_dir'))
+        labels = self._as_labels(raw, 'sample')
+        clip_of: Dict[str, int] = {}
+        first_entry: List[int] = []
+        entry_clips = np.zeros(len(labels), dtype=np.int64)
+        for i, key in enumerate(keys):
+            if key is None:
+                entry_clips[i] = len(first_entry)
+                first_entry.append(i)
+                continue
+            c = clip_of.setdefault(str(key), len(first_entry))
+            if c == len(first_entry):
+                first_entry.append(i)
+            elif labels[first_entry[c]] != labels[i]:
+                raise ValueError(
+                    f'LabelSubsetDataset: clip {key} of {name} has label '
+                    f'{labels[first_entry[c]]} at index {first_entry[c]} and {labels[i]} at '
+                    f'index {i}; expected entries with one frame_dir to share one label'
+                )
+            entry_clips[i] = c
+        return labels[np.asarray(first_entry, dtype=np.int64)], entry_clips
 
     def full_init(self) -> None:
         """Load the wrapped dataset and select the subset (once)."""
@@ -171,17 +239,27 @@ class LabelSubsetDataset:
             return
         if hasattr(self.dataset, 'full_init'):
             self.dataset.full_init()
-        labels = self._labels()
-        self._subset_labels = labels
-        self.indices = select_label_subset(labels, self.fraction, self.seed, self.min_per_class)
-        kept = np.bincount(labels[self.indices], minlength=int(labels.max(initial=-1)) + 1)
+        labels, entry_clips = self._clips()
+        self.clip_indices = select_label_subset(
+            labels, self.fraction, self.seed, self.min_per_class
+        )
+        keep = np.zeros(len(labels), dtype=bool)
+        keep[self.clip_indices] = True
+        self.indices = np.flatnonzero(keep[entry_clips]).astype(np.int64)
+        self._kept_labels = labels[entry_clips[self.indices]]
+        kept = np.bincount(labels[self.clip_indices], minlength=int(labels.max(initial=-1)) + 1)
         total = np.bincount(labels, minlength=kept.shape[0])
         per_class = kept[total > 0] if len(labels) else np.zeros(1, dtype=np.int64)
+        entries = (
+            f', {len(self.indices)} of {len(entry_clips)} dataset indices'
+            if len(entry_clips) != len(labels)
+            else ''
+        )
         print_log(
-            f'LabelSubsetDataset: kept {len(self.indices)} of {len(labels)} clips '
-            f'({self.fraction:g} per class, seed {self.seed}, min {self.min_per_class}); '
-            f'{int((total > 0).sum())} classes, {int(per_class.min())}-{int(per_class.max())} '
-            'clips per class',
+            f'LabelSubsetDataset: kept {len(self.clip_indices)} of {len(labels)} clips'
+            f'{entries} ({self.fraction:g} per class, seed {self.seed}, min '
+            f'{self.min_per_class}); {int((total > 0).sum())} classes, '
+            f'{int(per_class.min())}-{int(per_class.max())} clips per class',
             logger='current',
         )
         self._fully_initialized = True
@@ -191,14 +269,15 @@ class LabelSubsetDataset:
         """Class index of every kept clip.
 
         Returns:
-            list[int]: ``(len(self),)`` labels in subset order.
+            list[int]: ``(len(self),)`` labels in subset order (one per index, so a clip
+            held at several indices of the wrapped dataset is counted at each).
 
         """
-        return [int(y) for y in self._subset_labels[self.indices]]
+        return [int(y) for y in self._kept_labels]
 
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
-        """Annotation of the ``idx``-th kept clip (the wrapped dataset's).
+        """Annotation of the ``idx``-th kept index (the wrapped dataset's).
 
         Args:
             idx (int): Index into the subset.

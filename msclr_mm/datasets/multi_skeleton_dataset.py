@@ -255,6 +255,29 @@ class MultiSkeletonDataset(BaseDataset):
     def __len__(self) -> int:
         return self.num_clips * self.repeats
 
+    def get_clip_labels(self) -> List[int]:
+        """Class index of every clip, once per clip (not per format repetition).
+
+        Returns:
+            list[int]: ``(num_clips,)`` labels; see :meth:`get_entry_clips` for the clip of
+            each dataset index.
+
+        """
+        base = super()
+        return [int(base.get_data_info(c)['label']) for c in range(self.num_clips)]
+
+    def get_entry_clips(self) -> np.ndarray:
+        """Clip of every dataset index: ``idx % num_clips``.
+
+        With ``repeat_per_format`` in training each clip appears ``num_formats`` times
+        (once per ``epoch_format``), else once.
+
+        Returns:
+            np.ndarray: ``(len(self),)`` int64 clip indices in ``[0, num_clips)``.
+
+        """
+        return np.arange(len(self), dtype=np.int64) % self.num_clips
+
     def get_data_info(self, idx: int) -> dict:
         """The sample dict of index ``idx`` (see the class docstring).
 

@@ -6,9 +6,15 @@ right foot, left hip, left knee, left foot. The graph is the NiTE skeleton: head
 both arms off the neck, the torso joint between neck and hips, both legs off the torso.
 Its centre (ST-GCN partition root, normalisation origin) is the torso joint.
 
-* ``openni15``: 3D world coordinates, millimetres.
-* ``openni15_2d``: the same joints projected on the 640x480 depth image (u, v pixels),
-  with a score channel (KARD: 1 where the joint has a valid depth).
+* ``openni15``: 3D world coordinates, millimetres, in a right-handed frame like every 3D
+  format (the canonical normalisation only rotates, so a mirrored, left-handed frame would
+  end up facing +z instead of -z). ``tools/data/kard_to_pkl.py`` writes NTU's Kinect v2
+  camera frame: x to the sensor's left, y up, z along the view (it negates KARD's x, which
+  follows the image's u). OpenNI/NiTE world joints from other sources whose x grows to
+  the sensor's right must have x negated too.
+* ``openni15_2d``: the same joints projected on the 640x480 depth image (u, v pixels, u to
+  the right, v down, as the sensor sees the scene), with a score channel (KARD: 1 where
+  the joint has a valid depth).
 """
 
 from __future__ import annotations

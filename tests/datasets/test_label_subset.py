@@ -155,3 +155,106 @@ def test_wraps_an_mmaction2_dataset_from_config(tmp_path):
     from mmaction.registry import DATASETS
 
     assert DATASETS.get('LabelSubsetDataset') is LabelSubsetDataset
+
+
+@pytest.mark.parametrize('fraction', [0.5, 1.0])
+def test_multi_skeleton_dataset_repeated_per_format_draws_distinct_clips(
+    demo_files, cache_dir, fraction
+):
+    """repeat_per_format=True holds each clip once per format: the fraction is of clips."""
+    cfg = dict(
+        type='MultiSkeletonDataset', ann_files=demo_files, split='xsub_train', cache_dir=cache_dir
+    )
+    once = LabelSubsetDataset(dict(cfg, repeat_per_format=False), fraction=fraction, seed=0)
+    each = LabelSubsetDataset(dict(cfg, repeat_per_format=True), fraction=fraction, seed=0)
+    formats = each.dataset.format_names
+    assert each.dataset.repeats == len(formats) == 3
+    clips = [once.get_data_info(i)['frame_dir'] for i in range(len(once))]
+    classes = each.dataset.num_clips // 2  # the fixture: 2 clips per class in xsub_train
+    assert len(clips) == len(set(clips)) == round(fraction * 2) * classes
+    # the same clips, each once per format (with that format as its epoch_format)
+    seen = {}
+    for i in range(len(each)):
+        info = each.get_data_info(i)
+        seen.setdefault(info['frame_dir'], []).append(info['epoch_format'])
+    assert sorted(seen) == sorted(clips)
+    assert all(sorted(f) == sorted(formats) for f in seen.values())
+    assert len(each) == len(formats) * len(once)
+    assert sorted(each.get_labels()) == sorted(once.get_labels() * len(formats))
+    np.testing.assert_array_equal(each.clip_indices, once.clip_indices)
+
+
+def test_multi_skeleton_dataset_clip_accessors(demo_files, cache_dir):
+    from msclr_mm.datasets import MultiSkeletonDataset
+
+    ds = MultiSkeletonDataset(demo_files, split='xsub_train', cache_dir=cache_dir)
+    n = ds.num_clips
+    assert len(ds) == 3 * n
+    clips = ds.get_entry_clips()
+    assert clips.tolist() == [i % n for i in range(3 * n)]
+    labels = ds.get_clip_labels()
+    assert len(labels) == n
+    for i in (0, n - 1, n + 2, 3 * n - 1):
+        info = ds.get_data_info(i)
+        assert info['sample_idx'] == clips[i] and info['label'] == labels[clips[i]]
+
+
+class FrameDirRepeated(LabelList):
+    """Every clip at two indices (i and i + n), as a dataset repeated twice."""
+
+    def __len__(self):
+        return 2 * len(self.labels)
+
+    def __getitem__(self, i):
+        return (i, self.labels[i % len(self.labels)])
+
+    def get_data_info(self, i):
+        n = len(self.labels)
+        return dict(frame_dir=f'clip{i % n:04d}', label=self.labels[i % n])
+
+
+def test_entries_sharing_a_frame_dir_are_one_clip():
+    labels = make_labels()
+    ds = LabelSubsetDataset(FrameDirRepeated(labels), fraction=0.1, seed=3)
+    plain = LabelSubsetDataset(LabelList(labels), fraction=0.1, seed=3)
+    n = len(labels)
+    np.testing.assert_array_equal(ds.clip_indices, plain.indices)
+    assert ds.indices.tolist() == plain.indices.tolist() + (plain.indices + n).tolist()
+    assert np.bincount(ds.get_labels()).tolist() == [20, 10, 2, 2, 4]
+
+
+def test_entries_sharing_a_frame_dir_with_other_labels_are_refused():
+    class Conflict(FrameDirRepeated):
+        def get_data_info(self, i):
+            info = super().get_data_info(i)
+            if i == len(self.labels):
+                info['label'] = info['label'] + 1
+            return info
+
+    with pytest.raises(ValueError, match=r'clip clip0000 of Conflict has label \d+ at index 0'):
+        LabelSubsetDataset(Conflict([0, 1, 2]), fraction=1.0)
+
+
+def test_bad_entry_clips_are_refused():
+    class Clips(LabelList):
+        def __init__(self, labels, entry_clips):
+            super().__init__(labels)
+            self.entry_clips = entry_clips
+
+        def __len__(self):
+            return len(self.entry_clips)
+
+        def get_clip_labels(self):
+            return self.labels
+
+        def get_entry_clips(self):
+            return self.entry_clips
+
+    with pytest.raises(ValueError, match='outside'):
+        LabelSubsetDataset(Clips([0, 1], [0, 2]), fraction=1.0)
+    with pytest.raises(ValueError, match='clip 1 of Clips has no dataset index'):
+        LabelSubsetDataset(Clips([0, 1], [0, 0]), fraction=1.0)
+    ds = LabelSubsetDataset(Clips([0, 1, 1], [2, 0, 1, 2, 0]), fraction=0.5, seed=0)
+    assert ds.clip_indices.tolist() in ([0, 1], [0, 2])
+    kept = set(ds.clip_indices.tolist())
+    assert ds.indices.tolist() == [i for i, c in enumerate([2, 0, 1, 2, 0]) if c in kept]

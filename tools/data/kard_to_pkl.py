@@ -6,9 +6,19 @@ KARD (Kinect Activity Recognition Dataset): 18 actions x 10 subjects x 3 repetit
 depth in millimetres, ``offsets`` (N + 1,), ``label`` (1-18), ``subject`` (1-10), ``rep``
 and ``names``. Writes to OUT_DIR:
 
-* ``openni15.pkl``: ``keypoint (1, T, 15, 3)`` world coordinates (mm);
-* ``openni15_2d.pkl``: ``keypoint (1, T, 15, 2)`` (u, v px), ``keypoint_score`` 1 where
-  the joint's depth is valid (> 0), else 0; ``img_shape`` (480, 640).
+* ``openni15.pkl``: ``keypoint (1, T, 15, 3)`` world coordinates (mm) in a right-handed
+  frame, the one of NTU's Kinect v2 camera space: x towards the sensor's left, y up, z
+  along the sensor's view (depth). KARD's own world x follows the image's u (the sensor's
+  right), which with y up and z depth is a left-handed frame, a mirror image; the
+  canonical normalisation can only rotate, so it would leave KARD's people facing +z
+  where every other 3D format faces -z. The converter therefore negates x
+  (``world_to_right_handed``).
+* ``openni15_2d.pkl``: ``keypoint (1, T, 15, 2)`` (u, v px) as recorded, u to the right
+  and v down in the depth image as the sensor sees the scene (a person facing the sensor
+  has the right shoulder at the smaller u), ``keypoint_score`` 1 where the joint's depth is
+  valid (> 0), else 0; ``img_shape`` (480, 640).
+
+Both pickles' ``meta`` records this (``axes``).
 
 Labels become 0-17, ``frame_dir`` is ``aAA_sSS_eEE`` and the splits are ``train`` (odd
 subjects) and ``test`` (even subjects), the same in both files.
@@ -35,6 +45,10 @@ from msclr_mm.datasets.converters.common import (
 from msclr_mm.skeletons import get_format
 
 REQUIRED = ('data', 'screen_uvd', 'offsets', 'label', 'subject', 'names')
+AXES = {
+    'openni15': 'x sensor left, y up, z depth (right-handed, as NTU kinect25; KARD x negated)',
+    'openni15_2d': 'u right, v down in the 640x480 depth image, as the sensor sees it',
+}
 
 
 def parse_args(argv=None):
@@ -61,6 +75,25 @@ def clip_name(name: str) -> str:
     """
     m = re.match(r'(a\d+_s\d+_e\d+)', str(name))
     return m.group(1) if m else osp.splitext(str(name))[0]
+
+
+def world_to_right_handed(xyz: np.ndarray) -> np.ndarray:
+    """KARD world joints -> the right-handed frame of ``openni15``: x negated.
+
+    KARD's x grows with the depth image's u (to the sensor's right), y up, z with depth: a
+    left-handed frame. Negating x gives NTU's Kinect v2 camera space (x to the sensor's
+    left), so after normalisation KARD's people face -z like every other 3D format (a
+    forward kick moves the foot towards -z). Zeros (missing joints) stay exactly 0.
+
+    Args:
+        xyz (np.ndarray): ``(..., 3)`` KARD world x, y, z.
+
+    Returns:
+        np.ndarray: ``(..., 3)`` float32 copy with x negated.
+    """
+    out = np.array(xyz, dtype=np.float32, copy=True)
+    out[..., 0] = 0.0 - out[..., 0]  # 0 - x: no negative zeros
+    return out
 
 
 def kard_annotations(npz_path: str):
@@ -108,7 +141,7 @@ def kard_annotations(npz_path: str):
                 f'{npz_path}: clip {name}: field label is {label + 1}, expected 1..18'
             )
         lo, hi = int(off[i]), int(off[i + 1])
-        xyz = arrays['data'][lo:hi]
+        xyz = world_to_right_handed(arrays['data'][lo:hi])
         uvd = arrays['screen_uvd'][lo:hi]
         src = f'{npz_path} data'
         anns3d.append(array_to_annotation(xyz, name, label, f3d, source=src))
@@ -118,7 +151,8 @@ def kard_annotations(npz_path: str):
         splits['train' if int(arrays['subject'][i]) % 2 else 'test'].append(name)
     out = []
     for fmt, anns in ((f3d, anns3d), (f2d, anns2d)):
-        data = dict(split=splits, annotations=anns, meta=dict(format=fmt.name, unit=fmt.unit))
+        meta = dict(format=fmt.name, unit=fmt.unit, axes=AXES[fmt.name])
+        data = dict(split=splits, annotations=anns, meta=meta)
         validate_annotations(data, fmt, path=npz_path)
         out.append(data)
     return out[0], out[1]

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from msclr_mm.datasets.annotations import load_annotation_file, validate_annotations
+from msclr_mm.datasets.converters.ntu import convert_skeleton_file
+from msclr_mm.datasets.normalize import normalize_clip
 from msclr_mm.skeletons import get_format
 from tests.conftest import REPO_ROOT
 
@@ -60,14 +62,17 @@ def test_kard_conversion(converted):
         assert a3['keypoint'].shape == (1, T, 15, 3) and a2['keypoint'].shape == (1, T, 15, 2)
         assert a3['label'] == a2['label'] == raw['label'][i] - 1
         assert (a3['frame_dir'] in train) == bool(raw['subject'][i] % 2)
-    # values are the npz's, unchanged: world mm and u, v pixels, score 1 (valid depth)
+    # values are the npz's: world mm with x negated (right-handed), u, v pixels unchanged,
+    # score 1 (valid depth)
     last = d3['annotations'][-1]
-    np.testing.assert_array_equal(last['keypoint'][0], raw['data'][off[-2] :])
+    flipped = raw['data'][off[-2] :] * np.array([-1, 1, 1], np.float32)
+    np.testing.assert_array_equal(last['keypoint'][0], flipped)
     np.testing.assert_array_equal(
         d2['annotations'][-1]['keypoint'][0], raw['screen_uvd'][off[-2] :, :, :2]
     )
     assert all((a['keypoint_score'] == 1).all() for a in d2['annotations'])
     assert sorted({a['label'] for a in d3['annotations']}) == list(range(18))
+    assert 'right-handed' in d3['meta']['axes'] and 'v down' in d2['meta']['axes']
     # a second run refuses to overwrite
     assert kard_to_pkl.main([src, '--out-dir', str(out)]) == 1
 
@@ -94,3 +99,79 @@ def test_kard_bad_offsets(tmp_path, capsys):
     assert kard_to_pkl.main([str(tmp_path / 'bad.npz'), '--out-dir', str(tmp_path / 'o')]) == 1
     err = capsys.readouterr().err
     assert 'a02_s02_e01' in err and 'label' in err
+
+
+def test_world_to_right_handed_negates_x_only():
+    xyz = np.array([[[10.0, 20.0, 3000.0], [0.0, 0.0, 0.0], [-5.0, 1.0, 2.0]]], np.float64)
+    out = kard_to_pkl.world_to_right_handed(xyz)
+    assert out.dtype == np.float32 and out.shape == xyz.shape
+    np.testing.assert_array_equal(out, [[[-10, 20, 3000], [0, 0, 0], [5, 1, 2]]])
+    assert not np.signbit(out[0, 1]).any()  # a missing joint stays +0, not -0
+    assert xyz[0, 0, 0] == 10.0  # the input is not modified
+
+
+# KARD labels (1-based): 9 forward kick, 13 hand clap; NTU-60 action 10 clapping.
+KARD_KICK, KARD_CLAP = 9 - 1, 13 - 1
+NTU_CLAP = 'S001C001P001R001A010'
+OPENNI = dict(r_shoulder=2, l_shoulder=5, r_hand=4, l_hand=7, r_foot=11, l_foot=14)
+KINECT = dict(r_shoulder=8, l_shoulder=4, r_hand=11, l_hand=7)  # 0-based kinect25
+
+
+def _canonical(ann, fmt_name):
+    """The clip as the dataset caches it: ``(T, V, 3)`` of its first person."""
+    return normalize_clip(ann['keypoint'], get_format(fmt_name), num_person=1)[0]
+
+
+def _hands_in_front(n, j):
+    """Median over frames of (hands' z - shoulders' z); < 0 when the hands are at -z."""
+    hands = (n[:, j['r_hand'], 2] + n[:, j['l_hand'], 2]) / 2
+    shoulders = (n[:, j['r_shoulder'], 2] + n[:, j['l_shoulder'], 2]) / 2
+    return float(np.median(hands - shoulders))
+
+
+@pytest.fixture(scope='module')
+def ntu_clap():
+    """NTU's real clapping clip as a kinect25 annotation (skips when the file is absent)."""
+    path = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', 'ntu_raw', f'{NTU_CLAP}.skeleton')
+    if not osp.isfile(path):
+        pytest.skip(f'real NTU file {path} is absent')
+    ann3, _ = convert_skeleton_file(path, 25, (1920, 1080))
+    return ann3
+
+
+def test_kard_faces_the_way_ntu_faces_after_normalisation(shared_data, converted, ntu_clap):
+    """KARD's world frame is right-handed: its people face -z after normalisation, as NTU's.
+
+    Normalisation rotates (det +1) so that hips go left -> right along +x and the torso along
+    +y; what is in front of a person then lies at -z for every right-handed 3D format. A
+    mirrored (left-handed) KARD would face +z: every kick and every clap below flips sign.
+    """
+    _, out, _ = converted
+    anns = load_annotation_file(str(out / 'openni15.pkl'))['annotations']
+    kicks = [a for a in anns if a['label'] == KARD_KICK]
+    claps = [a for a in anns if a['label'] == KARD_CLAP]
+    assert len(kicks) == len(claps) == 30
+    # a forward kick: the foot that moves most moves towards -z
+    for a in kicks:
+        n = _canonical(a, 'openni15')
+        disp = {j: n[:, j] - n[0, j] for j in (OPENNI['r_foot'], OPENNI['l_foot'])}
+        foot = max(disp, key=lambda j: np.linalg.norm(disp[j], axis=-1).max())
+        t = int(np.argmax(np.linalg.norm(disp[foot], axis=-1)))
+        assert disp[foot][t, 2] < -0.5, (a['frame_dir'], disp[foot][t])
+    # clapping: the hands are in front of the shoulders, on the same side as NTU's
+    ntu = _hands_in_front(_canonical(ntu_clap, 'kinect25'), KINECT)
+    assert ntu < -0.2
+    kard = {a['frame_dir']: _hands_in_front(_canonical(a, 'openni15'), OPENNI) for a in claps}
+    assert all(v < 0 for v in kard.values()), kard
+    assert np.median(list(kard.values())) < -0.3, (kard, ntu)
+
+
+def test_kard_left_and_right_lie_as_in_ntu_sensor_frame(shared_data, converted, ntu_clap):
+    """Facing the sensor, a person's right shoulder has the larger x in NTU and in KARD."""
+    _, out, _ = converted
+    anns = load_annotation_file(str(out / 'openni15.pkl'))['annotations']
+    kp = np.concatenate([a['keypoint'][0] for a in anns])
+    kard = np.mean(kp[:, OPENNI['r_shoulder'], 0] > kp[:, OPENNI['l_shoulder'], 0])
+    k = ntu_clap['keypoint'][0]
+    ntu = np.mean(k[:, KINECT['r_shoulder'], 0] > k[:, KINECT['l_shoulder'], 0])
+    assert ntu > 0.95 and kard > 0.95
