@@ -7,7 +7,7 @@ from .negative_queue import NegativeQueue
 from .skelemix import mask_pool, skelemix, skelemix_mask, upsample_mask
 from .skelemixclr import SkeleMixCLR
 from .skeletonclr import SkeletonCLR
-from .step_graph import StepGraph
+from .step_graph import StepGraph, materialise_optimizer_state
 
 __all__ = [
     'AimCLR',
@@ -18,6 +18,7 @@ __all__ = [
     'SkeleMixCLR',
     'SkeletonCLR',
     'StepGraph',
+    'materialise_optimizer_state',
     'iter_groups',
     'mask_pool',
     'scatter_rows',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.dist import get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from msclr_mm.utils.device import copy_to_device
@@ -18,7 +20,7 @@ from ..necks import global_pool
 from .momentum_encoder import MomentumEncoder
 from .multi_format import ViewInputs, group_sizes, iter_groups, scatter_rows
 from .negative_queue import NegativeQueue
-from .step_graph import StepGraph, no_autocast_cache
+from .step_graph import StepGraph, materialise_optimizer_state, no_autocast_cache
 
 BatchInputs = Mapping[str, ViewInputs]
 
@@ -151,6 +153,18 @@ class BaseMoCo(BaseModel):
                 device,
                 key=(self.graph_key(), groups),
                 generators=generators,
+                prepare=lambda: self._prepare_capture(optim_wrapper),
+            )
+
+    def _prepare_capture(self, optim_wrapper: Any) -> None:
+        """Optimiser state made before a capture, not inside it (see StepGraph)."""
+        problems = materialise_optimizer_state(optim_wrapper.optimizer)
+        if problems:
+            print_log(
+                'cuda_graph_step: optimiser state missing before the capture, created inside '
+                f'it and so re-created at every replay: {problems}',
+                logger='current',
+                level=logging.WARNING,
             )
 
     def _check_step_graph(self, optim_wrapper: Any) -> None:

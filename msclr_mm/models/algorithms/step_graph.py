@@ -35,6 +35,44 @@ def _to_device(obj: Any, device: torch.device) -> Any:
     return obj
 
 
+def materialise_optimizer_state(optimizer: torch.optim.Optimizer) -> List[str]:
+    """Create the optimiser state a captured step would otherwise create inside the graph.
+
+    SGD makes a parameter's momentum buffer at its first step with a gradient, as a copy
+    of that gradient. If that first step is the captured one, every replay repeats the
+    copy, so the parameter silently loses its momentum (a format whose stem got no
+    gradient during the warm-up steps, e.g. with the ``'random'`` format rule). A zero
+    buffer made beforehand gives the same first step (``0 * m + g``) with
+    ``dampening=0``, and a momentum update from then on.
+
+    Args:
+        optimizer (torch.optim.Optimizer): The wrapped optimiser.
+
+    Returns:
+        list[str]: Why some parameters still lack state (empty when all is in place):
+        SGD with ``dampening != 0``, or another optimiser's parameters without state.
+
+    """
+    problems: List[str] = []
+    for i, group in enumerate(optimizer.param_groups):
+        params = [p for p in group['params'] if p.requires_grad]
+        missing = [p for p in params if not optimizer.state.get(p)]
+        if isinstance(optimizer, torch.optim.SGD) and group.get('momentum', 0):
+            if group.get('dampening', 0):
+                if missing:
+                    problems.append(f'group {i}: SGD dampening != 0 ({len(missing)} parameters)')
+                continue
+            for p in params:
+                state = optimizer.state[p]
+                if state.get('momentum_buffer') is None:
+                    state['momentum_buffer'] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format
+                    )
+        elif missing and not isinstance(optimizer, torch.optim.SGD):
+            problems.append(f'group {i}: {type(optimizer).__name__}, {len(missing)} parameters')
+    return problems
+
+
 class StepGraph:
     """Run a training step as one CUDA graph replay: the CPU launches one graph per step.
 
@@ -103,6 +141,7 @@ class StepGraph:
         device: torch.device,
         key: Tuple = (),
         generators: Sequence[torch.Generator] = (),
+        prepare: Callable[[], None] | None = None,
     ) -> Dict[str, torch.Tensor]:
         """One training step: eager (warm-up, fallback) or a graph replay.
 
@@ -113,6 +152,8 @@ class StepGraph:
             key (tuple): The model's extra signature. Defaults to ``()``.
             generators (Sequence[torch.Generator]): Non-default CUDA generators the step
                 draws from, registered with the graph. Defaults to none.
+            prepare (Callable, optional): Called right before each capture (e.g.
+                :func:`materialise_optimizer_state`). Defaults to None.
 
         Returns:
             dict[str, torch.Tensor]: The step's logged values.
@@ -136,6 +177,8 @@ class StepGraph:
                     level=logging.WARNING,
                 )
                 return self._eager(eager_step, data)
+            if prepare is not None:
+                prepare()
             self._capture(data, eager_step, device, generators)
         self._load(data)
         self._graph.replay()

@@ -122,6 +122,54 @@ def test_a_new_key_or_shape_captures_again(fake_cuda):
     assert graph.captures == 3 and out['loss'].item() == 2 * 8 * 36
 
 
+def test_prepare_runs_right_before_each_capture(fake_cuda):
+    step, graph = Step(fake_cuda), StepGraph(warmup=1)
+    cpu = torch.device('cpu')
+    seen = []
+    prepare = lambda: seen.append((len(step.calls), graph.captures))  # noqa: E731
+    for v in range(4):
+        graph.step(batch(v), step, cpu, key=(v >= 2,), prepare=prepare)
+    # after each warm-up step and before the capture's own step
+    assert seen == [(1, 0), (3, 1)] and graph.captures == 2
+
+
+def _sgd_run(materialise_at, dampening=0.0):
+    """Three SGD steps; the second parameter gets its first gradient at step 2."""
+    from msclr_mm.models.algorithms import materialise_optimizer_state
+
+    a = torch.nn.Parameter(torch.ones(3))
+    b = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([a, b], lr=0.1, momentum=0.9, dampening=dampening)
+    problems = []
+    for i in range(3):
+        if i == materialise_at:
+            problems = materialise_optimizer_state(opt)
+            assert opt.state[b].get('momentum_buffer') is not None or problems
+        opt.zero_grad()
+        loss = (a * (i + 1)).sum() + ((b * (i + 2)).sum() if i >= 1 else 0.0)
+        loss.backward()
+        opt.step()
+    return a.detach().clone(), b.detach().clone(), problems
+
+
+def test_materialised_momentum_buffers_give_the_same_steps():
+    plain = _sgd_run(materialise_at=None)
+    for when in (0, 1):  # before b's first gradient, as a capture would need
+        made = _sgd_run(materialise_at=when)
+        assert made[2] == []
+        torch.testing.assert_close(made[0], plain[0], rtol=0, atol=0)
+        torch.testing.assert_close(made[1], plain[1], rtol=0, atol=0)
+    # dampening: a zero buffer would change the first step, so it is only reported
+    assert 'dampening' in _sgd_run(materialise_at=0, dampening=0.1)[2][0]
+
+
+def test_materialise_reports_other_optimisers_without_state():
+    from msclr_mm.models.algorithms import materialise_optimizer_state
+
+    p = torch.nn.Parameter(torch.ones(2))
+    assert 'Adam, 1 parameters' in materialise_optimizer_state(torch.optim.Adam([p]))[0]
+
+
 def test_gives_up_after_max_captures(fake_cuda, caplog):
     step, graph = Step(fake_cuda), StepGraph(warmup=1, max_captures=2)
     cpu = torch.device('cpu')
