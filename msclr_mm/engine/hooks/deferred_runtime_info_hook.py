@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import LoggerHook, RuntimeInfoHook
+from mmengine.utils import apply_to
 
 #: One training iteration's outputs: the keys in order, the non-tensor values by key, and
 #: per dtype the stacked 0-d tensor values with their keys.
@@ -23,10 +24,14 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
     next step while the GPU computes this one. This hook keeps the iteration's scalars on
     the device (one small stack per iteration) and moves the pending ones to the host in
     one copy only when they are needed: at the iterations the ``LoggerHook`` logs, at the
-    end of an epoch, before validation and at the end of training. The ``MessageHub`` then
-    holds exactly what the stock hook would have put there (same values, same order,
-    ``count`` 1 each), so the logs, the smoothing windows and checkpoints are unchanged;
-    between two logging iterations the values simply arrive later.
+    end of an epoch, before validation, before a checkpoint is saved and at the end of
+    training. The ``MessageHub`` then holds exactly what the stock hook would have put
+    there (same values, same order, ``count`` 1 each), so the logs, the smoothing windows
+    and checkpoints are unchanged; between two logging iterations the values simply arrive
+    later. ``Runner.save_checkpoint`` copies the ``MessageHub`` into the checkpoint before
+    it calls ``before_save_checkpoint``, so a checkpoint saved between two logging
+    iterations (e.g. ``CheckpointHook(by_epoch=False)`` at another interval) gets its
+    ``message_hub`` entry rewritten from the flushed hub there.
 
     Replace the stock hook in a config with
     ``default_hooks = dict(runtime_info=dict(type='DeferredRuntimeInfoHook'))``.
@@ -82,13 +87,28 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
         self.flush(runner)
         super().after_train(runner)
 
-    def flush(self, runner) -> None:
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Move what is pending and put the updated ``MessageHub`` into ``checkpoint``.
+
+        ``checkpoint['message_hub']`` was taken before this hook runs; it is replaced as
+        ``Runner.save_checkpoint`` makes it (tensors moved to the CPU), only when something
+        was pending.
+        """
+        if self.flush(runner) and 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = apply_to(
+                runner.message_hub.state_dict(), lambda x: hasattr(x, 'cpu'), lambda x: x.cpu()
+            )
+
+    def flush(self, runner) -> bool:
         """Put every pending scalar into ``runner.message_hub``, in iteration order.
 
         One device-to-host copy per dtype for all pending iterations.
+
+        Returns:
+            bool: Whether anything was pending.
         """
         if not self._pending:
-            return
+            return False
         pending, self._pending = self._pending, []
         by_dtype: Dict[torch.dtype, List[torch.Tensor]] = {}
         for _, _, groups in pending:
@@ -103,6 +123,7 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
                 values.update((name, next(column)) for name in names)
             for key in keys:
                 hub.update_scalar(f'train/{key}', values[key])
+        return True
 
 
 def _stack_outputs(outputs: Dict[str, Any]) -> _Pending:

@@ -148,3 +148,69 @@ def test_a_training_run_logs_the_same_as_with_mmengines_hook(tmp_path):
     deferred, stock = rows['DeferredRuntimeInfoHook'], rows['RuntimeInfoHook']
     assert len(deferred) >= 4 and 'loss' in deferred[0] and 'nce_acc' in deferred[0]
     assert deferred == stock
+
+
+def _checkpoint_hubs(work_dir, hook):
+    """Train 8 iterations, logging every 4th, a checkpoint every 3rd; their message hubs."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Model(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 1)
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            loss = self.linear(inputs).pow(2).mean()
+            return dict(loss=loss, half=loss.detach() / 2)
+
+    data = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)  # the same initial weights in both runs
+    Runner(
+        model=Model(),
+        work_dir=str(work_dir),
+        experiment_name=f'{hook}:{work_dir}',  # a MessageHub of its own
+        default_scope='mmaction',
+        train_dataloader=dict(
+            dataset=[dict(inputs=x) for x in data],
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            num_workers=0,
+            collate_fn=dict(type='default_collate'),
+        ),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        default_hooks=dict(
+            runtime_info=dict(type=hook),
+            logger=dict(type='LoggerHook', interval=4),
+            checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=3),
+        ),
+        randomness=dict(seed=0),
+        log_level='ERROR',
+    ).train()
+    hubs = {}
+    for it in (3, 6, 8):
+        hub = torch.load(work_dir / f'iter_{it}.pth', weights_only=True)['message_hub']
+        timing = {'train/time', 'train/data_time'}
+        excluded_info = ('cfg', 'experiment_name', 'last_ckpt', 'eta')
+        hubs[it] = dict(
+            scalars={
+                k: (v._log_history.tolist(), v._count_history.tolist())
+                for k, v in hub['log_scalars'].items()
+                if k not in timing
+            },
+            scalar_keys=set(hub['log_scalars']),
+            resumed_keys=dict(hub['resumed_keys']),  # insertion order aside
+            # all but what names the run and its work dir, and the timed eta
+            info={k: v for k, v in hub['runtime_info'].items() if k not in excluded_info},
+        )
+    return hubs
+
+
+def test_checkpoints_between_logging_iterations_hold_every_scalar(tmp_path):
+    """Checkpoints at iterations 3 and 6 (logging at 4 and 8) equal mmengine's hook's."""
+    stock = _checkpoint_hubs(tmp_path / 'stock', 'RuntimeInfoHook')
+    deferred = _checkpoint_hubs(tmp_path / 'deferred', 'DeferredRuntimeInfoHook')
+    assert len(stock[3]['scalars']['train/loss'][0]) == 3
+    assert len(stock[3]['scalars']['train/half'][0]) == 3
+    assert deferred == stock

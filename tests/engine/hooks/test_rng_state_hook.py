@@ -113,3 +113,22 @@ def test_validation_does_not_advance_the_training_stream():
     _draws()
     hook.after_val_epoch(None, {})
     assert _draws() == expected
+
+
+@pytest.mark.parametrize('seed, resume_seed', [(None, None), (0, 1)])
+def test_resume_continues_the_streams_when_the_run_reseeds(tmp_path, seed, resume_seed):
+    """``Runner.resume`` reseeds after loading (no seed, or another one): the states win.
+
+    The uninterrupted run trains 2 epochs; the resumed one loads its epoch-1 checkpoint and
+    must draw the same numbers in epoch 2 from every stream and end with the same weights.
+    """
+    from .toy_runs import train_toy
+
+    full = train_toy(tmp_path / 'full', seed=seed)
+    resumed = train_toy(
+        tmp_path / 'resumed', seed=resume_seed, resume_from=tmp_path / 'full' / 'epoch_1.pth'
+    )
+    per_epoch = len(full.model.draws) // 2
+    assert resumed.model.draws == full.model.draws[per_epoch:]
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
