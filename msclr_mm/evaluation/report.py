@@ -20,6 +20,11 @@ from .fusion import DEFAULT_STREAM_COEFFS, accuracy_metrics, fuse_streams
 
 #: Field of a dumped sample holding ``{format: (K,) scores}`` (MultiSkeletonRecognizer).
 PER_FORMAT_KEY = 'pred_scores_per_format'
+#: Dump key of each sample's per-format raw logits (``MultiSkeletonRecognizer``).
+PER_FORMAT_LOGITS_KEY = 'pred_logits_per_format'
+#: What a report evaluates and fuses: softmax probabilities (mmaction2's ``pred_score``) or
+#: the linear layers' raw outputs (the reference code's ensemble scripts).
+SCORE_KINDS = ('probs', 'logits')
 
 
 class UnsafeDumpError(pickle.UnpicklingError):
@@ -127,20 +132,27 @@ class DumpScores:
         )
 
 
-def read_dump(path: str, trusted: bool = False) -> DumpScores:
+def read_dump(path: str, trusted: bool = False, scores: str = 'probs') -> DumpScores:
     """Read a dump into arrays (see :class:`DumpScores`).
 
     Args:
         path (str): The ``.pkl`` of ``tools/test.py --dump``.
         trusted (bool): As in :func:`load_dump`. Defaults to False.
+        scores (str): ``'probs'``: ``pred_score`` and ``pred_scores_per_format``;
+            ``'logits'``: ``pred_logits_per_format`` and, as the ensemble, the mean of each
+            clip's formats' logits. Defaults to ``'probs'``.
 
     Returns:
         DumpScores: Labels ``(N,)``, scores ``(N, K)`` and per-format scores.
 
     """
+    if scores not in SCORE_KINDS:
+        raise ValueError(f'scores={scores!r}: expected one of {SCORE_KINDS}')
     samples = load_dump(path, trusted=trusted)
     if not samples:
         raise ValueError(f'{path} holds no predictions')
+    if scores == 'logits':
+        samples = [_with_logits(path, i, s) for i, s in enumerate(samples)]
     labels, scores, names = [], [], []
     per_format: Dict[str, List[Tuple[int, np.ndarray]]] = {}
     for i, s in enumerate(samples):
@@ -182,6 +194,19 @@ def read_dump(path: str, trusted: bool = False) -> DumpScores:
         formats,
         [str(x) for x in names] if has_names else None,
     )
+
+
+def _with_logits(path: str, i: int, sample: Dict[str, Any]) -> Dict[str, Any]:
+    """``sample`` with its per-format logits as the scores and their mean as the ensemble."""
+    logits = sample.get(PER_FORMAT_LOGITS_KEY)
+    if not logits:
+        raise KeyError(
+            f"{path}: sample {sample.get('frame_dir', f'#{i}')} has no '{PER_FORMAT_LOGITS_KEY}' "
+            '(dumps of MultiSkeletonRecognizer from 2026-11-30 on have it: run tools/test.py '
+            'again, or report on --scores probs)'
+        )
+    mean = np.mean([_array(v).reshape(-1) for v in logits.values()], axis=0)
+    return {**sample, 'pred_score': mean, PER_FORMAT_KEY: logits}
 
 
 def align_dumps(dumps: Mapping[str, DumpScores]) -> Dict[str, DumpScores]:
@@ -294,6 +319,7 @@ def build_report(
     epoch_kind: str | None = None,
     checkpoint: str | None = None,
     trusted: bool = False,
+    scores: str = 'probs',
 ) -> Report:
     """Evaluate each stream's formats and ensemble, and their fusion.
 
@@ -311,6 +337,9 @@ def build_report(
             ``checkpoint``).
         checkpoint (str, optional): Checkpoint the dumps come from. Defaults to None.
         trusted (bool): As in :func:`load_dump`. Defaults to False.
+        scores (str): ``'probs'`` (softmax probabilities, mmaction2's ``pred_score``) or
+            ``'logits'`` (the linear layers' raw outputs, as the reference code's ensemble
+            scripts fuse them); see :func:`read_dump`. Defaults to ``'probs'``.
 
     Returns:
         Report: The table rows and its note.
@@ -319,8 +348,11 @@ def build_report(
     if not dumps:
         raise ValueError('build_report needs at least one dump')
     kind, note = epoch_note(epoch_kind, checkpoint)
+    if scores not in SCORE_KINDS:
+        raise ValueError(f'scores={scores!r}: expected one of {SCORE_KINDS}')
+    kind_of_scores = scores
     scores = {
-        s: d if isinstance(d, DumpScores) else read_dump(d, trusted=trusted)
+        s: d if isinstance(d, DumpScores) else read_dump(d, trusted=trusted, scores=scores)
         for s, d in dumps.items()
     }
     scores = align_dumps(scores)
@@ -361,6 +393,8 @@ def build_report(
         add('fusion', 'ensemble', fused)
         note += ' Fusion coefficients ' + ':'.join(scores) + ' = '
         note += ':'.join(f'{coeffs[s]:g}' for s in scores) + '.'
+    if kind_of_scores == 'logits':
+        note += ' Scores: raw logits (ensembles and fusion on logits, as the reference code).'
     return Report(rows, kind, note)
 
 

@@ -200,3 +200,54 @@ def test_report_tool_errors(dumps, tmp_path):
         main(['--dumps', f'joint={dumps["joint"]}', '--out-dir', str(tmp_path)])
     with pytest.raises(SystemExit, match='STREAM=PATH'):
         main(['--dumps', dumps['joint'], '--out-dir', str(tmp_path), '--epoch-kind', 'last'])
+
+
+def _logit_dump(path, logits, label=1):
+    """One clip, one format: the dump MultiSkeletonRecognizer writes, logits included."""
+    z = torch.tensor(logits, dtype=torch.float32)
+    p = torch.softmax(z, 0)
+    sample = dict(
+        frame_dir='clipA',
+        gt_label=torch.tensor([label]),
+        pred_score=p,
+        pred_scores_per_format={'kinect25': p},
+        pred_logits_per_format={'kinect25': z},
+    )
+    mmengine.dump([sample], str(path))
+    return str(path)
+
+
+def test_fusion_on_logits_as_the_reference_or_on_probabilities(tmp_path):
+    # fused probabilities favour class 0, fused logits class 1 (the label)
+    dumps = {
+        'joint': _logit_dump(tmp_path / 'j.pkl', [5.0, 4.0, 0.0]),
+        'bone': _logit_dump(tmp_path / 'b.pkl', [0.0, 4.5, 5.0]),
+    }
+    coeffs = dict(joint=0.5, bone=0.5)
+
+    def fusion_top1(scores):
+        report = build_report(dumps, coeffs=coeffs, scores=scores, epoch_kind='last')
+        return {r['skeleton']: r['top1'] for r in report.rows if r['stream'] == 'fusion'}, report
+
+    top1, report = fusion_top1('probs')
+    assert top1 == {'kinect25': 0.0, 'ensemble': 0.0} and 'logits' not in report.note
+    top1, report = fusion_top1('logits')
+    assert top1 == {'kinect25': 1.0, 'ensemble': 1.0} and 'raw logits' in report.note
+    proc = run_python(
+        [
+            'tools/analysis/report.py',
+            '--dumps', f'joint={dumps["joint"]}', f'bone={dumps["bone"]}',
+            '--coeffs', '0.5', '0.5', '--scores', 'logits',
+            '--out-dir', str(tmp_path / 'out'), '--epoch-kind', 'last',
+        ]
+    )  # fmt: skip
+    assert '| fusion | ensemble | 100.00 |' in proc.stdout and 'raw logits' in proc.stdout
+    d = read_dump(dumps['bone'], scores='logits')
+    np.testing.assert_allclose(d.pred_score[0], [0.0, 4.5, 5.0])
+    with pytest.raises(ValueError, match='expected one of'):
+        read_dump(dumps['bone'], scores='softmax')
+
+
+def test_logits_asked_of_a_dump_without_them(dumps):
+    with pytest.raises(KeyError, match="clipA has no 'pred_logits_per_format'"):
+        read_dump(dumps['joint'], scores='logits')

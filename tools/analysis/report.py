@@ -54,6 +54,13 @@ def parse_args(argv=None):
         '--checkpoint', help='checkpoint the dumps come from (best_* -> best, epoch_N -> last)'
     )
     parser.add_argument(
+        '--scores',
+        choices=['probs', 'logits'],
+        default='probs',
+        help="probs: softmax probabilities (default, mmaction2); logits: the linear layers' "
+        'raw outputs, fused as the reference code (AimCLR ensemble_ntu_cs.py) fuses them',
+    )
+    parser.add_argument(
         '--trust-dump',
         action='store_true',
         help='unpickle arbitrary objects from the dumps (trusted files only)',
@@ -78,6 +85,7 @@ def main(argv=None):
             epoch_kind=args.epoch_kind,
             checkpoint=args.checkpoint,
             trusted=args.trust_dump,
+            scores=args.scores,
         )
     except (ValueError, KeyError) as err:
         raise SystemExit(f'report: {err}') from None

@@ -332,27 +332,33 @@ class MultiSkeletonRecognizer(BaseModel):
         return total, log_vars
 
     @torch.no_grad()
-    def predict_probs(
+    def predict_scores(
         self, inputs: Inputs, num_samples: int
-    ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
-        """Per-format class probabilities in batch order.
+    ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """Per-format class probabilities and logits in batch order.
 
         Args:
             inputs (dict): As in :meth:`forward`.
             num_samples (int): ``N``, the number of data samples in the batch.
 
         Returns:
-            tuple[dict[str, Tensor], dict[str, Tensor]]: ``probs[fmt]`` ``(N, num_classes)``
-            (softmax, averaged over test clips and over views of the same format; rows of
-            clips without that format are zero) and ``present[fmt]`` ``(N,)`` bool.
+            tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]: ``probs[fmt]``
+            ``(N, num_classes)`` (softmax, averaged over test clips and over views of the
+            same format), ``logits[fmt]`` ``(N, num_classes)`` (the linear layer's raw
+            outputs, averaged the same way; the reference code fuses streams on these), rows
+            of clips without that format zero, and ``present[fmt]`` ``(N,)`` bool.
 
         """
         sums: Dict[str, torch.Tensor] = {}
+        logit_sums: Dict[str, torch.Tensor] = {}
         counts: Dict[str, torch.Tensor] = {}
         for _, fmt, kp, index in self._groups(inputs):
-            prob = F.softmax(self._scores(kp, fmt).float(), dim=-1).mean(dim=1)  # (n, K)
+            scores = self._scores(kp, fmt).float()  # (n, S, K)
+            prob = F.softmax(scores, dim=-1).mean(dim=1)  # (n, K)
+            logit = scores.mean(dim=1)
             if fmt not in sums:
                 sums[fmt] = prob.new_zeros(num_samples, prob.shape[-1])
+                logit_sums[fmt] = prob.new_zeros(num_samples, prob.shape[-1])
                 counts[fmt] = prob.new_zeros(num_samples)
             index = index.to(prob.device)
             if index.numel() and (int(index.min()) < 0 or int(index.max()) >= num_samples):
@@ -361,10 +367,13 @@ class MultiSkeletonRecognizer(BaseModel):
                     f'0..{num_samples - 1}'
                 )
             sums[fmt].index_add_(0, index, prob)
+            logit_sums[fmt].index_add_(0, index, logit)
             counts[fmt].index_add_(0, index, torch.ones_like(index, dtype=prob.dtype))
-        probs = {f: sums[f] / counts[f].clamp(min=1).unsqueeze(1) for f in sums}
+        norm = {f: counts[f].clamp(min=1).unsqueeze(1) for f in counts}
+        probs = {f: sums[f] / norm[f] for f in sums}
+        logits = {f: logit_sums[f] / norm[f] for f in logit_sums}
         present = {f: counts[f] > 0 for f in counts}
-        return probs, present
+        return probs, logits, present
 
     def predict(
         self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
@@ -377,23 +386,27 @@ class MultiSkeletonRecognizer(BaseModel):
 
         Returns:
             list[ActionDataSample]: The same samples with ``pred_score`` ``(num_classes,)``
-            (mean of the available formats' softmax probabilities), ``pred_label`` and
-            ``pred_scores_per_format`` (``{fmt: (num_classes,)}``, the formats the clip has).
+            (mean of the available formats' softmax probabilities), ``pred_label``,
+            ``pred_scores_per_format`` (``{fmt: (num_classes,)}`` probabilities, the
+            formats the clip has) and ``pred_logits_per_format`` (the same with the raw
+            logits, for ``tools/analysis/report.py --scores logits``).
 
         """
-        probs, present = self.predict_probs(inputs, len(data_samples))
+        probs, logits, present = self.predict_scores(inputs, len(data_samples))
         for i, ds in enumerate(data_samples):
-            per_format = {f: probs[f][i] for f in self.formats if f in probs and present[f][i]}
-            if not per_format:
+            have = [f for f in self.formats if f in probs and present[f][i]]
+            if not have:
                 frame_dir = ds.metainfo.get('frame_dir', f'#{i}')
                 raise ValueError(
                     f'MultiSkeletonRecognizer: sample {frame_dir} has no view in any format '
                     f'of {self.formats}; its formats: {ds.metainfo.get("formats")}'
                 )
+            per_format = {f: probs[f][i] for f in have}
             ensemble = torch.stack(list(per_format.values())).mean(dim=0)
             ds.set_pred_score(ensemble)
             ds.set_pred_label(ensemble.argmax(dim=-1, keepdim=True))
             ds.set_field(per_format, 'pred_scores_per_format')
+            ds.set_field({f: logits[f][i] for f in have}, 'pred_logits_per_format')
         return list(data_samples)
 
 

@@ -146,6 +146,13 @@ def test_predict_ensembles_the_available_formats():
     assert out[0].pred_label.item() == int(((pk[0] + ps[1]) / 2).argmax())
     for ds in out:
         torch.testing.assert_close(ds.pred_score.sum(), torch.tensor(1.0))
+    # the raw logits too (report.py --scores logits); one test clip: softmax gives the probs
+    with torch.no_grad():
+        ls = model.cls_heads['smplx42'](model.backbone(s, 'smplx42'))
+    assert set(out[0].pred_logits_per_format) == {'kinect25', 'smplx42'}
+    assert set(out[2].pred_logits_per_format) == {'smplx42'}
+    torch.testing.assert_close(out[0].pred_logits_per_format['smplx42'], ls[1])
+    torch.testing.assert_close(F.softmax(out[2].pred_logits_per_format['smplx42'], -1), ps[0])
 
 
 def test_predict_averages_probabilities_over_test_clips():
