@@ -101,6 +101,7 @@ def test_ntu_config_matches_recipe(path):
             'axis_mask',
         ]
         assert extreme.ops[4].std == 0.023  # 0.01 m on NTU's 0.43 m torso
+        assert extreme.ops[2].mirror is False  # the feeder permutes joints only
     else:
         assert 'mining_epoch' not in model
     # schedule: SGD lr 0.1, wd 1e-4, x0.1 at 250 (SkeleMixCLR+: constant), 300 epochs,

@@ -25,7 +25,8 @@ def normal_augmentation(padding_ratio: int = 6, shear_amplitude: float = 0.5) ->
 def aimclr_extreme_augmentation(noise_std: float = 0.023) -> List[Dict]:
     """AimCLR's extreme ops, in the order of its feeder's ``_strong_aug`` after crop+shear.
 
-    Spatial flip (p 0.5), rotation (30 deg about one axis, 1 deg about the others),
+    Spatial flip (p 0.5; left and right joints swapped without negating x, as the
+    feeder's ``random_spatial_flip``), rotation (30 deg about one axis, 1 deg about the others),
     Gaussian noise (p 0.5), temporal Gaussian blur (kernel 15, sigma 0.1-2, p 0.5), axis
     mask (p 0.5): the feeder's default ``aug_method='12345'``, which every released
     config keeps (its time flip, op ``'6'``, is off). The feeder draws them after a crop
@@ -43,7 +44,7 @@ def aimclr_extreme_augmentation(noise_std: float = 0.023) -> List[Dict]:
 
     """
     return [
-        dict(type='flip', p=0.5),
+        dict(type='flip', p=0.5, mirror=False),
         dict(type='rotate', max_angle=30.0, minor_angle=1.0),
         dict(type='gaussian_noise', std=noise_std, p=0.5),
         dict(type='gaussian_blur', kernel=15, sigma=(0.1, 2.0), p=0.5),
