@@ -15,7 +15,9 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
     The GPU step is bound by the CPU launching these operators one by one (README §
     Speed), so their number is what the fast paths keep down. When this test was written:
     585 outside the trunk (308 in the preprocessor) at this size; the full-size recipe
-    counted 599, and 869 before the fast paths of 2026-11-30. A change that adds many
+    counted 599, and 869 before the fast paths of 2026-11-30. Then AimCLR's extreme view got
+    its own crop and shear, as the reference's (2026-11-30): 646 (368) at this size. A
+    change that adds many
     operators to the data preprocessor, the stems, the losses or the optimiser, or that
     breaks a fused path, fails here.
     """
@@ -41,8 +43,8 @@ def test_count_ops_fused_and_plain_within_budget(tmp_path):
         assert figures['total'] == sum(figures[p] for p in report['phases'])
         assert figures['step_ms'] > 0 and 0 < figures['preprocess_ms'] < figures['step_ms']
         assert figures['optimizer'] <= 10  # multi-tensor SGD, not a loop over parameters
-        assert figures['preprocess'] <= 360
-        assert figures['outside_trunk'] <= 660
+        assert figures['preprocess'] <= 400
+        assert figures['outside_trunk'] <= 700
     assert (
         fused['trunk_forward'] + fused['trunk_backward']
         < plain['trunk_forward'] + plain['trunk_backward']
