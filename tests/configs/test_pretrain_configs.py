@@ -138,7 +138,8 @@ def test_ntu_config_matches_recipe(path):
         cfg.optim_wrapper.type == 'AutocastOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
     )
     assert model.backbone.compile == 'reduce-overhead' and 'channels_last' not in model.backbone
-    assert train.pipeline[0] == dict(type='SampleFormatViews', rule='balanced')
+    # the MS-CLR reference's batches: one query and one key format per batch
+    assert train.pipeline[0] == dict(type='SampleFormatViews', rule='batch')
     assert cfg.train_dataloader.pin_memory
     assert model.data_preprocessor.non_blocking and not model.data_preprocessor.move_data_samples
 

@@ -18,13 +18,15 @@ ratios come from one process on one machine:
 - ``config``: the config as written (its optimiser wrapper, layout and compile settings);
 - any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last
   trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
-  with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'``
-  format rule: fixed group shapes), ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one
-  trunk pass for all groups of an encoder), ``dense`` (``UnifiedSTGCN(dense_gcn=True)``:
-  each graph convolution as one dense GEMM), ``gs`` (``cuda_graph_step=True``: the whole
-  step as one CUDA graph; combine with ``compile``, not ``cg``), ``cudnn``
-  (``torch.backends.cudnn.benchmark``: ``env_cfg.cudnn_benchmark=True``), ``fp32``, ``nchw``, e.g.
-  ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is then ``'random'``).
+  with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the
+  ``'balanced'`` format rule: fixed group shapes), ``bat`` (the ``'batch'`` format rule:
+  one format per view per batch, as the MS-CLR reference; one trunk pass per view),
+  ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one trunk pass for all groups of an
+  encoder), ``dense`` (``UnifiedSTGCN(dense_gcn=True)``: each graph convolution as one
+  dense GEMM), ``gs`` (``cuda_graph_step=True``: the whole step as one CUDA graph;
+  combine with ``compile``, not ``cg``), ``cudnn`` (``torch.backends.cudnn.benchmark``:
+  ``env_cfg.cudnn_benchmark=True``), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``;
+  unnamed switches are off (the format rule is then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
@@ -134,7 +136,7 @@ def variant_config(cfg, variant, compile_backend=None):
         backbone['compile'] = dict(backend=compile_backend)
     for t in cfg.train_dataloader.dataset.get('pipeline', []):
         rule = t.get('rule', 'random')
-        if t.get('type') == 'SampleFormatViews' and rule in ('random', 'balanced'):
+        if t.get('type') == 'SampleFormatViews' and rule in ('random', 'balanced', 'batch'):
             t['rule'] = settings['rule']
     return cfg
 

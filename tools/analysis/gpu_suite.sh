@@ -7,7 +7,9 @@
 # one dense Kronecker-weight GEMM, fp32 and bf16, with the whole block for scale), graph (check_step_graph.py: cuda_graph_step against eager steps,
 # same losses and weights, and its speed), step (benchmark.py on the MS-AimCLR NTU-60
 # recipe: baseline and optimised variants, profiles; the uncompiled ones first, the
-# configs' default bf16+cl+bal+cg last (it compiles: about 2.5 min); `env graph step` fits
+# configs' default bf16+cl+bat+cg last (it compiles: about 2.5 min; 12 untimed warm-up
+# steps, so that the 'batch' rule's four format pairs are each captured before timing
+# with gs); `env graph step` fits
 # one 10-minute call; add bf16+cl+bal+cg+fuse via STEP_VARIANTS when time allows), supervised
 # (bench_supervised.py), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
@@ -16,9 +18,9 @@
 # Wheels in .whl/ (mmengine, mmcv-lite, mmaction2 and their small dependencies, for a
 # machine without a package index) are installed to /tmp/site first. The exit status is 0
 # only if every stage succeeded; the last line names the stages that failed.
-# Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_VARIANTS,
-# GRAPH_STEPS, GRAPH_VARIANT, EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra --cfg-options of
-# the recipe), GCN_ARGS, SUPERVISED_ARGS, *_TIMEOUT; see below for their defaults.
+# Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_WARMUP,
+# STEP_VARIANTS, GRAPH_STEPS, GRAPH_VARIANT, EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra
+# --cfg-options of the recipe), GCN_ARGS, SUPERVISED_ARGS, *_TIMEOUT; defaults below.
 set -uo pipefail
 OUT=${OUT:-work_dirs/gpu_suite}
 mkdir -p "$OUT"
@@ -56,8 +58,9 @@ stage_env() {
 }
 stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
-        --num-workers $WORKERS --iters $STEP_ITERS --profile --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bal+gs+dense bf16+cl+bal+cg} \
+        --num-workers $WORKERS --iters $STEP_ITERS --warmup ${STEP_WARMUP:-12} --profile \
+        --json-out "$OUT/step.json" \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bat+gs bf16+cl+bat+cg} \
         ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {

@@ -8,7 +8,20 @@ Example:
 import argparse
 import json
 
-SWITCHES = ('bf16', 'fp32', 'cl', 'nchw', 'compile', 'cg', 'bal', 'fuse', 'dense', 'gs', 'cudnn')
+SWITCHES = (
+    'bf16',
+    'fp32',
+    'cl',
+    'nchw',
+    'compile',
+    'cg',
+    'bal',
+    'bat',
+    'fuse',
+    'dense',
+    'gs',
+    'cudnn',
+)
 
 
 def variant_settings(variant):
@@ -25,13 +38,16 @@ def variant_settings(variant):
         trunk compiled without CUDA graphs of its own), ``cudnn_benchmark`` (bool:
         ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms for
         each new shape instead of choosing them by heuristics; ``env_cfg.cudnn_benchmark``
-        in a config) and ``rule`` (the ``SampleFormatViews`` rule).
+        in a config) and ``rule`` (the ``SampleFormatViews`` rule: ``'balanced'`` with
+        ``bal``, ``'batch'`` with ``bat``, else ``'random'``).
 
     """
     switches = set() if variant == 'baseline' else set(variant.split('+'))
     unknown = switches - set(SWITCHES)
     if unknown:
         raise ValueError(f'variant {variant!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
+    if {'bal', 'bat'} <= switches:
+        raise ValueError(f"variant {variant!r}: 'bal' and 'bat' are two format rules; pick one")
     if {'gs', 'cg'} <= switches:
         raise ValueError(
             f"variant {variant!r}: 'gs' captures the whole step and 'cg' the trunk alone; "
@@ -45,7 +61,7 @@ def variant_settings(variant):
         dense_gcn='dense' in switches,
         graph_step='gs' in switches,
         cudnn_benchmark='cudnn' in switches,
-        rule='balanced' if 'bal' in switches else 'random',
+        rule='balanced' if 'bal' in switches else 'batch' if 'bat' in switches else 'random',
     )
 
 

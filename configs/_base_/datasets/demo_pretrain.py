@@ -10,7 +10,9 @@ clip_len = 32
 num_person = 1  # the demo clips hold one person
 
 train_pipeline = [
-    dict(type='SampleFormatViews', rule='balanced'),
+    # one format per view for the whole batch (the MS-CLR reference's batches): BatchNorm
+    # sees one format, one trunk pass per view; 'balanced' spreads the formats instead
+    dict(type='SampleFormatViews', rule='batch'),
     dict(type='SampleSkeletonFrames', clip_len=clip_len),
     dict(type='GatherSkeletonViews'),
     dict(type='PackMultiSkeletonInputs'),

@@ -23,7 +23,8 @@ model = dict(
         move_data_samples=False,
     ),
     # On CUDA: channels-last trunk (channels_last=None: per device) compiled with CUDA graphs
-    # (static shapes: the 'balanced' format rule of the pretraining data); eager on a CPU.
+    # (static shapes: one graph per (batch, format) shape; the 'batch' format rule of the
+    # pretraining data gives 2 per pass with two formats); eager on a CPU.
     # The first GPU step compiles (about 2.5 min). compile=False turns it off.
     backbone=dict(
         type='UnifiedSTGCN',

@@ -8,7 +8,18 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-FORMAT_RULES = ('random', 'cross', 'anchor', 'epoch', 'balanced')
+FORMAT_RULES = ('random', 'cross', 'anchor', 'epoch', 'balanced', 'batch')
+
+
+class BatchFormat(tuple):
+    """A view's candidate formats under rule ``'batch'``: one is drawn for the whole batch.
+
+    A tuple of format names; its type tells :func:`multi_skeleton_collate` to give every
+    row of the batch the same format (the ``'balanced'`` rule's plain tuple spreads the
+    formats over the rows instead).
+    """
+
+    __slots__ = ()
 
 
 @TRANSFORMS.register_module()
@@ -33,14 +44,22 @@ class SampleFormatViews(BaseTransform):
       which is what CUDA graphs, ``torch.compile`` and cuDNN's plan cache need. Here the
       view gets the tuple of the clip's formats; :class:`GatherSkeletonViews` gathers all
       of them (the same frames) and the collate keeps one.
+    - ``'batch'``: one format per view for the whole batch, drawn per batch by
+      :func:`multi_skeleton_collate` (uniform over the formats every clip of the batch
+      has, views independent): the MS-CLR reference's batches, whose query and key formats
+      are set for the whole batch (its ``Feeder_mixed_triple.set_batch_skeletons``, drawn
+      per DataLoader worker), so BatchNorm sees the whole batch in one format and the
+      encoder runs once per view. The view gets a :class:`BatchFormat` of the clip's
+      formats; :class:`GatherSkeletonViews` gathers all of them.
 
     Required keys: ``formats`` (and ``epoch_format`` for ``'epoch'``).
     Added keys: ``view_formats`` (dict view name -> format name, in ``views`` order; with
-    ``'balanced'``, the tuple of candidate formats).
+    ``'balanced'``, the tuple of candidate formats; with ``'batch'``, a
+    :class:`BatchFormat`).
 
     Args:
         rule (str): One of ``'random'``, ``'cross'``, ``'anchor'``, ``'epoch'``,
-            ``'balanced'``. Defaults to ``'random'``.
+            ``'balanced'``, ``'batch'``. Defaults to ``'random'``.
         views (Sequence[str]): View names. Defaults to ``('query', 'key')``.
         anchor (str, optional): Format fixed by ``'anchor'``.
         anchor_view (str): View that gets the anchor. Defaults to ``'key'``.
@@ -86,6 +105,8 @@ class SampleFormatViews(BaseTransform):
             rule = 'random'
         if rule == 'balanced':
             picks = [formats] * k
+        elif rule == 'batch':
+            picks = [BatchFormat(formats)] * k
         elif rule == 'random':
             picks = [formats[i] for i in np.random.randint(0, n, size=k)]
         elif rule == 'cross':

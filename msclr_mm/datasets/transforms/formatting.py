@@ -14,6 +14,7 @@ from mmengine.registry import FUNCTIONS
 from torch.utils.data import get_worker_info
 
 from ..sample_list import SampleList
+from .format_views import BatchFormat
 
 
 @TRANSFORMS.register_module()
@@ -86,6 +87,37 @@ def balanced_formats(candidates: Sequence[Sequence[str]]) -> List[str]:
         counts[best] += 1
         chosen[i] = best
     return chosen
+
+
+def batch_format(view: str, candidates: Sequence[Sequence[str]], data_batch, rows) -> str:
+    """The one format of a view for the whole batch (rule ``'batch'``).
+
+    Uniform (``np.random``, seeded per DataLoader worker) over the formats that every row
+    has.
+
+    Args:
+        view (str): The view (for the error message).
+        candidates (Sequence[Sequence[str]]): The candidate formats of each row.
+        data_batch (Sequence[dict]): The batch (for the error message).
+        rows (Sequence[int]): The rows' positions in the batch.
+
+    Returns:
+        str: The format.
+
+    """
+    common = sorted(set.intersection(*(set(c) for c in candidates)))
+    if not common:
+        names = [
+            getattr(data_batch[i]['data_samples'], 'metainfo', {}).get('frame_dir', f'row {i}')
+            for i in rows
+        ]
+        listed = ', '.join(f'{n}: {list(c)}' for n, c in list(zip(names, candidates))[:8])
+        raise ValueError(
+            f"multi_skeleton_collate: view {view!r} (format rule 'batch'): no format is "
+            f"shared by every clip of the batch ({listed}); use rule 'balanced' for data "
+            'whose clips miss formats'
+        )
+    return common[np.random.randint(len(common))]
 
 
 def _check_shapes(view: str, fmt: str, rows: List, data_batch: Sequence[Dict]) -> None:
@@ -183,7 +215,9 @@ def multi_skeleton_collate(
             one tensor per array, as ``torch.stack`` would. Defaults to True.
 
     A view whose ``format`` is a tuple of candidates (rule ``'balanced'``) gets its
-    formats drawn here, per batch, by :func:`balanced_formats`.
+    formats drawn here, per batch, by :func:`balanced_formats`; one whose ``format`` is a
+    :class:`~msclr_mm.datasets.transforms.BatchFormat` (rule ``'batch'``) gets one format
+    for all its rows, by :func:`batch_format`.
 
     Returns:
         dict: ``inputs``: ``{view: {format: {'keypoint': float32 Tensor (n, M, T, V, C) or
@@ -201,8 +235,19 @@ def multi_skeleton_collate(
             else:
                 undecided[view].append(i)
     for view, rows in undecided.items():
-        candidates = [tuple(data_batch[i]['inputs'][view]['format']) for i in rows]
-        for i, fmt in zip(rows, balanced_formats(candidates)):
+        kinds = {i: data_batch[i]['inputs'][view]['format'] for i in rows}
+        per_batch = [i for i in rows if isinstance(kinds[i], BatchFormat)]
+        spread = [i for i in rows if not isinstance(kinds[i], BatchFormat)]
+        chosen = {}
+        if per_batch:
+            cands = [data_batch[i]['inputs'][view]['format'] for i in per_batch]
+            fmt = batch_format(view, cands, data_batch, per_batch)
+            chosen.update((i, fmt) for i in per_batch)
+        if spread:
+            cands = [tuple(data_batch[i]['inputs'][view]['format']) for i in spread]
+            chosen.update(zip(spread, balanced_formats(cands)))
+        for i in rows:
+            fmt = chosen[i]
             groups[view][fmt].append((i, data_batch[i]['inputs'][view]['keypoint'][fmt]))
     for view in groups:
         for fmt in groups[view]:

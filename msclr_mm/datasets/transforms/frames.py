@@ -109,8 +109,9 @@ class GatherSkeletonViews(BaseTransform):
                     gathered[name] = x[0] if len(x) == 1 else x
             if isinstance(fmt, str):
                 views[view] = dict(format=fmt, keypoint=gathered[fmt])
-            else:  # candidates of the 'balanced' rule: the collate keeps one
-                views[view] = dict(format=tuple(fmt), keypoint={f: gathered[f] for f in fmt})
+            else:  # candidates ('balanced', 'batch' rules; the type kept): the collate keeps one
+                cands = fmt if isinstance(fmt, tuple) else tuple(fmt)
+                views[view] = dict(format=cands, keypoint={f: gathered[f] for f in fmt})
         results['views'] = views
         if self.drop_skeletons:
             del results['skeletons']

@@ -81,11 +81,14 @@ class StepGraph:
     (the shapes and dtypes of the batch's tensors, and a key the model gives: learning
     rates, AimCLR's mining switch, ...) the step runs ``warmup`` times eagerly on a side
     stream (real training steps: lazy initialisation, optimiser state, compilation), is
-    then captured once on a static copy of the batch, and from then on every batch is
-    copied into that copy and the graph replayed. A new signature (the learning rate
-    drops, mining starts) captures again; after ``max_captures`` captures it gives up and
-    runs eagerly, with a warning. A signature that changes every step (a per-iteration
-    learning-rate schedule) never gets past its warm-up: those steps run eagerly.
+    then captured once on a static copy of the batch, and from then on every batch of that
+    signature is copied into that copy and the graph replayed. Graphs are kept per batch
+    shape while the key stays (the ``'batch'`` format rule alternates ``F * F`` format
+    pairs, each a graph with its own memory pool); a new key (the learning rate drops,
+    mining starts) drops them and captures again. After ``max_captures`` captures it gives
+    up and runs eagerly, with a warning. A signature that changes every step (a
+    per-iteration learning-rate schedule) never gets past its warm-up: those steps run
+    eagerly.
 
     What the step may not do (the captured kernels replay with the capture's arguments):
     read values on the host, build tensors from host data, draw random numbers on the host
@@ -109,11 +112,9 @@ class StepGraph:
         self.captures = 0
         self.replays = 0
         self.eager_steps = 0
-        self._signature: Tuple | None = None
-        self._seen = 0
-        self._graph = None
-        self._static: List[torch.Tensor] = []
-        self._outputs: Dict[str, torch.Tensor] = {}
+        self._key: Tuple | None = None
+        self._seen: Dict[Tuple, int] = {}
+        self._graphs: Dict[Tuple, Tuple[Any, List[torch.Tensor], Dict[str, torch.Tensor]]] = {}
         self._gave_up = False
 
     @staticmethod
@@ -162,11 +163,13 @@ class StepGraph:
         if self._gave_up:
             return self._eager(eager_step, data)
         signature = self.signature(data, key)
-        if signature != self._signature:
-            self._signature, self._seen, self._graph = signature, 0, None
-        if self._graph is None:
-            if self._seen < self.warmup:
-                self._seen += 1
+        if signature[-1] != self._key:  # a new lr, mining switch, ...: old graphs are done
+            self._key, self._graphs, self._seen = signature[-1], {}, {}
+        entry = self._graphs.get(signature)
+        if entry is None:
+            seen = self._seen.get(signature, 0)
+            if seen < self.warmup:
+                self._seen[signature] = seen + 1
                 return self._eager(eager_step, data, side_stream=True)
             if self.captures >= self.max_captures:
                 self._gave_up = True
@@ -179,11 +182,12 @@ class StepGraph:
                 return self._eager(eager_step, data)
             if prepare is not None:
                 prepare()
-            self._capture(data, eager_step, device, generators)
-        self._load(data)
-        self._graph.replay()
+            entry = self._graphs[signature] = self._capture(data, eager_step, device, generators)
+        graph, static, outputs = entry
+        self._load(static, data)
+        graph.replay()
         self.replays += 1
-        return dict(self._outputs)
+        return dict(outputs)
 
     def _eager(self, eager_step: StepFn, data: Dict[str, Any], side_stream: bool = False):
         self.eager_steps += 1
@@ -202,8 +206,12 @@ class StepGraph:
         eager_step: StepFn,
         device: torch.device,
         generators: Sequence[torch.Generator],
-    ) -> None:
-        """Capture ``eager_step`` on a static device copy of ``data``."""
+    ) -> Tuple[Any, List[torch.Tensor], Dict[str, torch.Tensor]]:
+        """Capture ``eager_step`` on a static device copy of ``data``.
+
+        Returns:
+            tuple: The graph, the static input tensors it reads, its static outputs.
+        """
         static = _to_device(data, device)
         graph = torch.cuda.CUDAGraph()
         register = getattr(graph, 'register_generator_state', None)
@@ -221,19 +229,19 @@ class StepGraph:
         # this thread captures (global mode would invalidate the capture)
         with torch.cuda.graph(graph, capture_error_mode='thread_local'):
             outputs = eager_step(static)
-        self._graph, self._outputs = graph, dict(outputs)
-        self._static = [t for _, t in _tensor_paths(static.get('inputs'))]
         self.captures += 1
         print_log(
             f'StepGraph: captured the training step (capture {self.captures})',
             logger='current',
             level=logging.INFO,
         )
+        return graph, [t for _, t in _tensor_paths(static.get('inputs'))], dict(outputs)
 
-    def _load(self, data: Dict[str, Any]) -> None:
+    @staticmethod
+    def _load(static: List[torch.Tensor], data: Dict[str, Any]) -> None:
         """Copy the batch's tensors into the static copy the graph reads."""
         new = [t for _, t in _tensor_paths(data.get('inputs'))]
-        for dst, src in zip(self._static, new):
+        for dst, src in zip(static, new):
             if src is not dst:
                 dst.copy_(src, non_blocking=True)
 

@@ -7,7 +7,11 @@ from torch.utils.data import DataLoader
 
 import msclr_mm  # noqa: F401
 from msclr_mm.datasets import MultiSkeletonDataset
-from msclr_mm.datasets.transforms import PackMultiSkeletonInputs, multi_skeleton_collate
+from msclr_mm.datasets.transforms import (
+    BatchFormat,
+    PackMultiSkeletonInputs,
+    multi_skeleton_collate,
+)
 
 PRETRAIN = [
     dict(type='SampleFormatViews', rule='random'),
@@ -155,6 +159,48 @@ def test_balanced_rule_through_the_pipeline(demo_files, cache_dir):
     batch = multi_skeleton_collate([ds[i] for i in range(32)])
     sizes = {f: len(g['index']) for f, g in batch['inputs']['key'].items()}
     assert sizes == {'coco17': 11, 'kinect25': 11, 'smpl24': 10}
+
+
+def test_batch_rule_gives_each_view_one_format_per_batch(demo_files, cache_dir):
+    """Rule 'batch' (the MS-CLR reference's batches): every row of a view in one format."""
+    pipeline = [dict(PRETRAIN[0], rule='batch')] + PRETRAIN[1:]
+    ds = MultiSkeletonDataset(
+        demo_files, split='xsub_train', cache_dir=cache_dir, pipeline=pipeline
+    )
+    sample = ds[0]
+    assert isinstance(sample['inputs']['query']['format'], BatchFormat)
+    np.random.seed(0)
+    seen = {'query': set(), 'key': set()}
+    pairs = set()
+    for _ in range(12):
+        batch = multi_skeleton_collate([ds[i] for i in range(8)])
+        picked = {}
+        for view, groups in batch['inputs'].items():
+            assert len(groups) == 1  # one format for the whole view
+            ((fmt, group),) = groups.items()
+            assert group['index'].tolist() == list(range(8))
+            seen[view].add(fmt)
+            picked[view] = fmt
+        pairs.add((picked['query'], picked['key']))
+    assert seen['query'] == seen['key'] == {'kinect25', 'smpl24', 'coco17'}
+    assert len(pairs) > 3  # the views are drawn independently
+
+
+def test_batch_rule_needs_a_format_every_clip_has():
+    def sample(i, formats):
+        kps = {f: np.zeros((1, 4, 3, 3), np.float32) for f in formats}
+        return PackMultiSkeletonInputs()(
+            dict(
+                views={'query': dict(format=BatchFormat(formats), keypoint=kps)},
+                label=0, frame_dir=f'c{i}', formats=tuple(formats),
+            )
+        )  # fmt: skip
+
+    np.random.seed(0)
+    got = multi_skeleton_collate([sample(0, ('x', 'y')), sample(1, ('y',))])
+    assert list(got['inputs']['query']) == ['y']
+    with pytest.raises(ValueError, match=r"rule 'batch'.*c0: \['x'\], c1: \['y'\]"):
+        multi_skeleton_collate([sample(0, ('x',)), sample(1, ('y',))])
 
 
 def _odd_sample(i, views):

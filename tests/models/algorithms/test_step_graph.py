@@ -170,6 +170,19 @@ def test_materialise_reports_other_optimisers_without_state():
     assert 'Adam, 1 parameters' in materialise_optimizer_state(torch.optim.Adam([p]))[0]
 
 
+def test_alternating_shapes_keep_their_graphs_until_the_key_changes(fake_cuda):
+    """The 'batch' format rule: a few batch shapes in turn, each captured once."""
+    step, graph = Step(fake_cuda), StepGraph(warmup=1)
+    cpu = torch.device('cpu')
+    sizes = [4, 6, 4, 6, 4, 6, 6, 4]
+    outs = [graph.step(batch(v, n=n), step, cpu, key=(0.1,))['loss'].item() for v, n in enumerate(sizes)]  # fmt: skip
+    # each shape: one warm-up step, one capture, then replays of its own graph
+    assert graph.captures == 2 and graph.eager_steps == 2 and graph.replays == 6
+    assert outs == [2 * v * n * 6 for v, n in enumerate(sizes)]
+    graph.step(batch(1, n=4), step, cpu, key=(0.01,))  # a new lr: the graphs are dropped
+    assert graph.eager_steps == 3 and len(graph._graphs) == 0
+
+
 def test_gives_up_after_max_captures(fake_cuda, caplog):
     step, graph = Step(fake_cuda), StepGraph(warmup=1, max_captures=2)
     cpu = torch.device('cpu')

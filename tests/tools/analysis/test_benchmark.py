@@ -140,6 +140,12 @@ def test_variant_options_turn_a_config_into_the_variant():
     assert nested.returncode != 0 and 'graphs cannot nest' in nested.stderr
     assert 'model.backbone.compile=reduce-overhead' in out
     assert 'train_dataloader.dataset.pipeline.0.rule=balanced' in out
+    bat = subprocess.run(
+        [sys.executable, tool, 'bf16+bat'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'train_dataloader.dataset.pipeline.0.rule=batch' in bat
+    both = subprocess.run([sys.executable, tool, 'bal+bat'], capture_output=True, text=True)
+    assert both.returncode != 0 and 'two format rules' in both.stderr
     base = subprocess.run(
         [sys.executable, tool, 'baseline'], capture_output=True, text=True, check=True
     ).stdout.split()

@@ -26,6 +26,7 @@ def run_suite(tmp_path, *stages, **env):
         WORKERS='1',
         STEP_CLIPS='16',
         STEP_ITERS='1',
+        STEP_WARMUP='1',
         GRAPH_STEPS='2',
         EPOCH_CLIPS='16',
         # channels 16, 32: torch 2.13's oneDNN crashes on a CPU in the weight gradient of a
@@ -33,7 +34,7 @@ def run_suite(tmp_path, *stages, **env):
         CFG_OPTS=' '.join([*tiny_trunk_options([16, 32], [1, 2]), 'train_dataloader.batch_size=4']),
         GCN_ARGS='--batch 4 --frames 8 --iters 1 --rounds 1',
         SUPERVISED_ARGS='--batch 2 --frames 10 --iters 1 --warmup 1 --precisions fp32',
-        STEP_VARIANTS='baseline bf16+cl+bal+fuse+gs+cudnn+dense',
+        STEP_VARIANTS='baseline bf16+cl+bat+fuse+gs+cudnn+dense',
         PYTHON=os.environ.get('PYTHON', 'python'),
         OMP_NUM_THREADS='1',
     )
@@ -64,7 +65,7 @@ def test_every_stage_runs_and_hands_its_results_on(tmp_path):
     floor = json.loads((out / 'graph_noise_floor.json').read_text())
     assert check['noise_floor'] is False and floor['noise_floor'] is True
     step = json.loads((out / 'step.json').read_text())
-    assert list(step['variants']) == ['baseline', 'bf16+cl+bal+fuse+gs+cudnn+dense']
+    assert list(step['variants']) == ['baseline', 'bf16+cl+bat+fuse+gs+cudnn+dense']
     assert all(v['full_loop_seq_per_s'] > 0 and 'profile' in v for v in step['variants'].values())
     # the epoch stage trained one epoch of its own data with the faster variant's options
     epoch_log = (out / 'epoch.log').read_text()
