@@ -49,7 +49,11 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         if cfg.get('model_wrapper_cfg', None) is None:
-            cfg.model_wrapper_cfg = dict(type='CPUDistributedDataParallel')
+            # as mmengine's own default wrapper, honouring the top-level switch
+            cfg.model_wrapper_cfg = dict(
+                type='CPUDistributedDataParallel',
+                find_unused_parameters=bool(cfg.get('find_unused_parameters', False)),
+            )
     return cfg
 
 

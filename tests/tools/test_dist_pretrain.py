@@ -91,3 +91,48 @@ def test_sync_bn_converts_but_needs_cuda(tmp_path):
         merge_common_args(cfg, args)
     args.launcher = 'none'  # single process: mmengine reverts SyncBN, nothing to refuse
     merge_common_args(cfg, args)
+
+
+TINY_MS_BATCH_RULE = """
+_base_ = [{base!r}]
+model = dict(
+    backbone=dict(channels=[8, 16], strides=[1, 2], tcn_kernel=3),
+    neck=dict(in_channels=16, hid_channels=16, out_channels=8),
+    feat_dim=8, queue_len=16, exclude_own_keys=False)
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(pipeline=[
+        dict(type='SampleFormatViews', rule='batch'),
+        dict(type='SampleSkeletonFrames', clip_len=12),
+        dict(type='GatherSkeletonViews'),
+        dict(type='PackMultiSkeletonInputs')]))
+train_cfg = dict(max_epochs=1, val_interval=100)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, save_best=None))
+"""
+
+
+@pytest.mark.slow
+def test_batch_rule_steps_that_skip_a_format_run_distributed(tmp_path):
+    """Rule 'batch': a step can use no clip of a format, so a format's stem gets no gradient.
+
+    DDP refuses that unless told (``find_unused_parameters=True``, set by the pretraining
+    dataset bases next to the rule); 3 formats, 2 ranks, 9 steps: most steps skip one.
+    """
+    write_tiny_pretrain(tmp_path)
+    base = osp.join(REPO_ROOT, 'configs', 'demo', 'msaimclr_demo.py')
+    config = tmp_path / 'ms_batch.py'
+    config.write_text(TINY_MS_BATCH_RULE.format(base=base))
+    assert Config.fromfile(str(config)).find_unused_parameters is True
+    env = dict(os.environ, PORT=str(free_port()), PYTHONUNBUFFERED='1', PYTHON=sys.executable)
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    proc = subprocess.run(
+        ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), str(config), '2']
+        + ['--work-dir', str(tmp_path / 'work'), '--seed', '0', '--no-validate'],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists()

@@ -66,3 +66,7 @@ val_dataloader = dict(
 val_evaluator = dict(type='KNNMetric', k=200, temperature=0.07)
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
+
+# With rule 'batch' a step may use no clip of some format, leaving that format's stem (data
+# BatchNorm, edge importance) without gradient: distributed runs must tell DDP so.
+find_unused_parameters = True
