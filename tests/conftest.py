@@ -3,10 +3,14 @@
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
+import torch.multiprocessing as mp
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
@@ -51,3 +55,27 @@ def shared_data():
     if not osp.isdir(SHARED_DATA):
         pytest.skip(f'real data folder {SHARED_DATA} is absent')
     return SHARED_DATA
+
+
+def free_port():
+    """A free TCP port on localhost (for a gloo process group's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def spawn_and_wait(worker, out_dir, world=2, limit_s=300):
+    """Run ``worker(rank, world, port, out_dir)`` in ``world`` processes; load their results.
+
+    Each worker saves its record to ``out_dir/rank{rank}.pt``. Fails (instead of hanging)
+    if the workers do not finish in ``limit_s`` seconds.
+    """
+    ctx = mp.start_processes(worker, args=(world, free_port(), out_dir), nprocs=world, join=False)
+    deadline = time.monotonic() + limit_s
+    while not ctx.join(timeout=5):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.terminate()
+            raise AssertionError(f'the {world} gloo workers did not finish in {limit_s} s')
+    return [torch.load(osp.join(out_dir, f'rank{r}.pt')) for r in range(world)]

@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -19,7 +18,7 @@ from mmengine.config import Config
 
 from msclr_mm.utils.runner import merge_common_args
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, free_port
 from .test_kill_resume_pretrain import write_tiny_pretrain
 
 DIST_OVERRIDES = """
@@ -32,23 +31,14 @@ train_cfg = dict(max_epochs=2)
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def test_two_gloo_processes_keep_queue_and_key_encoder_identical(tmp_path):
-    write_tiny_pretrain(tmp_path)
-    config = tmp_path / 'dist_aimclr.py'
-    config.write_text(DIST_OVERRIDES)
-    work = tmp_path / 'work'
+def dist_train(tmp_path, config, *args):
+    """``tools/dist_train.sh config 2 --work-dir tmp_path/work *args`` from ``tmp_path``."""
     env = dict(os.environ, PORT=str(free_port()), PYTHONUNBUFFERED='1', PYTHON=sys.executable)
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
     proc = subprocess.run(
         ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), str(config), '2']
-        + ['--work-dir', str(work), '--deterministic', '--seed', '0', '--no-validate'],
+        + ['--work-dir', str(tmp_path / 'work'), *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -56,6 +46,14 @@ def test_two_gloo_processes_keep_queue_and_key_encoder_identical(tmp_path):
         timeout=400,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_two_gloo_processes_keep_queue_and_key_encoder_identical(tmp_path):
+    write_tiny_pretrain(tmp_path)
+    config = tmp_path / 'dist_aimclr.py'
+    config.write_text(DIST_OVERRIDES)
+    work = tmp_path / 'work'
+    dist_train(tmp_path, config, '--deterministic', '--seed', '0', '--no-validate')
     records = [json.loads((work / f'dist_state_rank{r}.json').read_text()) for r in (0, 1)]
     for r, record in enumerate(records):
         assert record['rank'] == r and record['world_size'] == 2
@@ -93,20 +91,10 @@ def test_sync_bn_converts_but_needs_cuda(tmp_path):
     merge_common_args(cfg, args)
 
 
-TINY_MS_BATCH_RULE = """
-_base_ = [{base!r}]
-model = dict(
-    backbone=dict(channels=[8, 16], strides=[1, 2], tcn_kernel=3),
-    neck=dict(in_channels=16, hid_channels=16, out_channels=8),
-    feat_dim=8, queue_len=16, exclude_own_keys=False)
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(pipeline=[
-        dict(type='SampleFormatViews', rule='batch'),
-        dict(type='SampleSkeletonFrames', clip_len=12),
-        dict(type='GatherSkeletonViews'),
-        dict(type='PackMultiSkeletonInputs')]))
-train_cfg = dict(max_epochs=1, val_interval=100)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, save_best=None))
+BATCH_RULE_OVERRIDES = """
+_base_ = ['./tiny_aimclr.py']
+model = dict(exclude_own_keys=False)
+train_cfg = dict(max_epochs=1)
 """
 
 
@@ -117,22 +105,9 @@ def test_batch_rule_steps_that_skip_a_format_run_distributed(tmp_path):
     DDP refuses that unless told (``find_unused_parameters=True``, set by the pretraining
     dataset bases next to the rule); 3 formats, 2 ranks, 9 steps: most steps skip one.
     """
-    write_tiny_pretrain(tmp_path)
-    base = osp.join(REPO_ROOT, 'configs', 'demo', 'msaimclr_demo.py')
+    write_tiny_pretrain(tmp_path, base='msaimclr_demo.py', rule='batch')
     config = tmp_path / 'ms_batch.py'
-    config.write_text(TINY_MS_BATCH_RULE.format(base=base))
+    config.write_text(BATCH_RULE_OVERRIDES)
     assert Config.fromfile(str(config)).find_unused_parameters is True
-    env = dict(os.environ, PORT=str(free_port()), PYTHONUNBUFFERED='1', PYTHON=sys.executable)
-    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
-    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    proc = subprocess.run(
-        ['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), str(config), '2']
-        + ['--work-dir', str(tmp_path / 'work'), '--seed', '0', '--no-validate'],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    dist_train(tmp_path, config, '--seed', '0', '--no-validate')
     assert (tmp_path / 'work' / 'epoch_1.pth').exists()

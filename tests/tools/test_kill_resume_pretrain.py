@@ -29,7 +29,7 @@ model = dict(
     feat_dim=8, queue_len=16, mining_epoch=0)
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
     dataset=dict(pipeline=[
-        dict(type='SampleFormatViews', rule='random'),
+        dict(type='SampleFormatViews', rule={rule!r}),
         dict(type='SampleSkeletonFrames', clip_len=12),
         dict(type='GatherSkeletonViews'),
         dict(type='PackMultiSkeletonInputs')]))
@@ -40,8 +40,12 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, save_b
 """
 
 
-def write_tiny_pretrain(tmp_path):
-    """Tiny demo data (3 subjects, 1 repetition) and a tiny AimCLR config in ``tmp_path``."""
+def write_tiny_pretrain(tmp_path, base='aimclr_demo.py', rule='random'):
+    """Tiny demo data (3 subjects, 1 repetition) and a tiny AimCLR config in ``tmp_path``.
+
+    ``base``: the demo config it shrinks (``msaimclr_demo.py``: three formats); ``rule``:
+    its ``SampleFormatViews`` rule.
+    """
     run_python(
         [
             osp.join(REPO_ROOT, 'tools', 'data', 'make_demo_data.py'),
@@ -55,8 +59,9 @@ def write_tiny_pretrain(tmp_path):
         cwd=tmp_path,
     )
     config = tmp_path / 'tiny_aimclr.py'
-    base = osp.join(REPO_ROOT, 'configs', 'demo', 'aimclr_demo.py')
-    config.write_text(TINY_AIMCLR.format(base=base))
+    config.write_text(
+        TINY_AIMCLR.format(base=osp.join(REPO_ROOT, 'configs', 'demo', base), rule=rule)
+    )
     return config
 
 

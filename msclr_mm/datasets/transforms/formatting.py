@@ -89,6 +89,11 @@ def balanced_formats(candidates: Sequence[Sequence[str]]) -> List[str]:
     return chosen
 
 
+def _clip_name(data_batch: Sequence[Dict], i: int) -> str:
+    """The ``frame_dir`` of row ``i`` of a batch (``row i`` without one), for messages."""
+    return getattr(data_batch[i]['data_samples'], 'metainfo', {}).get('frame_dir', f'row {i}')
+
+
 def batch_format(view: str, candidates: Sequence[Sequence[str]], data_batch, rows) -> str:
     """The one format of a view for the whole batch (rule ``'batch'``).
 
@@ -107,10 +112,7 @@ def batch_format(view: str, candidates: Sequence[Sequence[str]], data_batch, row
     """
     common = sorted(set.intersection(*(set(c) for c in candidates)))
     if not common:
-        names = [
-            getattr(data_batch[i]['data_samples'], 'metainfo', {}).get('frame_dir', f'row {i}')
-            for i in rows
-        ]
+        names = [_clip_name(data_batch, i) for i in rows]
         listed = ', '.join(f'{n}: {list(c)}' for n, c in list(zip(names, candidates))[:8])
         raise ValueError(
             f"multi_skeleton_collate: view {view!r} (format rule 'batch'): no format is "
@@ -125,10 +127,7 @@ def _check_shapes(view: str, fmt: str, rows: List, data_batch: Sequence[Dict]) -
     shapes = {np.shape(kp) for _, kp in rows}
     if len(shapes) == 1:
         return
-    names = [
-        getattr(data_batch[i]['data_samples'], 'metainfo', {}).get('frame_dir', f'row {i}')
-        for i, _ in rows
-    ]
+    names = [_clip_name(data_batch, i) for i, _ in rows]
     clips = ', '.join(f'{name}: {np.shape(kp)}' for name, (_, kp) in zip(names[:8], rows))
     more = f', and {len(rows) - 8} more' if len(rows) > 8 else ''
     raise ValueError(

@@ -10,6 +10,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from msclr_mm.engine.hooks import DeferredRuntimeInfoHook
 
+from .toy_runs import toy_dataloader
+
 
 class ValueReads(TorchDispatchMode):
     def __init__(self):
@@ -171,13 +173,7 @@ def _checkpoint_hubs(work_dir, hook):
         work_dir=str(work_dir),
         experiment_name=f'{hook}:{work_dir}',  # a MessageHub of its own
         default_scope='mmaction',
-        train_dataloader=dict(
-            dataset=[dict(inputs=x) for x in data],
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            num_workers=0,
-            collate_fn=dict(type='default_collate'),
-        ),
+        train_dataloader=toy_dataloader(data),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=True, max_epochs=1),
         default_hooks=dict(

@@ -7,9 +7,7 @@ The unit tests simulate a world by patching the hook module's ``get_rank``,
 
 import os
 import random
-import socket
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,13 +16,14 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.hooks import CheckpointHook
 
 import msclr_mm.engine.hooks.rng_state_hook as rng_hook
 import msclr_mm.models.data_preprocessors.skeleton_data_preprocessor as sdp
 from msclr_mm.engine.hooks import RNGStateHook
 from msclr_mm.models.data_preprocessors import SkeletonDataPreprocessor
+
+from ...conftest import spawn_and_wait
 
 
 def make_runner(rank, monkeypatch, **kwargs):
@@ -256,25 +255,11 @@ def _worker(rank, world, port, out_dir):
     os._exit(0)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_ranks_resume_their_own_streams():
     """2 processes: each rank's draws after a resume equal its uninterrupted ones."""
     assert not dist.is_initialized()
     with tempfile.TemporaryDirectory(prefix='msclr_rng_dist_') as out_dir:
-        ctx = mp.start_processes(_worker, args=(2, _free_port(), out_dir), nprocs=2, join=False)
-        deadline = time.monotonic() + 300
-        while not ctx.join(timeout=5):
-            if time.monotonic() > deadline:
-                for p in ctx.processes:
-                    if p.is_alive():
-                        p.terminate()
-                raise AssertionError('the 2 gloo workers did not finish in 300 s')
-        ranks = [torch.load(os.path.join(out_dir, f'rank{r}.pt')) for r in range(2)]
+        ranks = spawn_and_wait(_worker, out_dir)
     for record in ranks:
         full, resumed = record['epoch']
         assert len(full) == 8 and resumed == full[4:]  # 4 iterations an epoch per rank

@@ -41,6 +41,17 @@ class DrawingModel(BaseModel):
         return dict(loss=self.linear(inputs).pow(2).mean() * (1 + sum(draws)))
 
 
+def toy_dataloader(data):
+    """An in-order DataLoader config over the rows of ``data`` ``(N, 2)``, batch 2."""
+    return dict(
+        dataset=[dict(inputs=x) for x in data],
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        batch_size=2,
+        num_workers=0,
+        collate_fn=dict(type='default_collate'),
+    )
+
+
 def train_toy(
     work_dir,
     *,
@@ -77,13 +88,7 @@ def train_toy(
         work_dir=str(work_dir),
         experiment_name=f'rng_toy_{next(_names)}',  # a MessageHub of its own
         default_scope='mmaction',
-        train_dataloader=dict(
-            dataset=[dict(inputs=x) for x in data],
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            num_workers=0,
-            collate_fn=dict(type='default_collate'),
-        ),
+        train_dataloader=toy_dataloader(data),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05)),
         train_cfg=train_cfg,
         default_hooks=dict(

@@ -7,16 +7,14 @@ ranks. Gradients are averaged across ranks with torch's ``DistributedDataParalle
 """
 
 import os
-import socket
 import tempfile
-import time
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.logging import MessageHub
 
+from ...conftest import spawn_and_wait
 from .helpers import build, clips, view
 
 B = 8
@@ -106,30 +104,11 @@ def _worker(rank, world, port, out_dir):
     os._exit(0)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def spawn_and_wait(out_dir, world=2, limit_s=300):
-    """Run the workers; fail (instead of hanging) if they do not finish in ``limit_s``."""
-    ctx = mp.start_processes(_worker, args=(world, free_port(), out_dir), nprocs=world, join=False)
-    deadline = time.monotonic() + limit_s
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                if p.is_alive():
-                    p.terminate()
-            raise AssertionError(f'the {world} gloo workers did not finish in {limit_s} s')
-    return [torch.load(os.path.join(out_dir, f'rank{r}.pt')) for r in range(world)]
-
-
 def test_two_processes_match_one_process():
     assert not dist.is_initialized()
     # our own folder: pytest's shared basetemp may be pruned by concurrent pytest runs
     with tempfile.TemporaryDirectory(prefix='msclr_dist_') as out_dir:
-        ranks = spawn_and_wait(out_dir)
+        ranks = spawn_and_wait(_worker, out_dir)
     assert all(r['identical_on_ranks'] for r in ranks)
 
     MessageHub.get_instance('dist_single').update_info('epoch', 0)
