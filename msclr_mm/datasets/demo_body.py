@@ -276,6 +276,12 @@ def render_clip(
         image_size (tuple[int, int]): ``(W, H)`` of the 2D camera. Defaults to 1920x1080.
         focal (float): Focal length in pixels. Defaults to 1050.
 
+    3D formats are in the Kinect frame (x to the camera's left, y up, z depth; ``smpl24``
+    in MeTRAbs' x right, y down), 2D formats the view of an ordinary pinhole camera (u right,
+    v down: a person facing the camera has the right shoulder at the smaller u), as video
+    and KARD are; NTU's colour frame, a mirror image, is un-mirrored by
+    ``tools/data/ntu_skeleton_to_pkl.py``.
+
     Returns:
         dict: Format name -> annotation fields: ``keypoint`` float32 ``(1, T, V, C)``
         (C = 3 for 3D, 2 for 2D), and for 2D ``keypoint_score (1, T, V)`` and
@@ -298,7 +304,7 @@ def render_clip(
             W, H = image_size
             uv = np.stack(
                 [
-                    W / 2 + focal * pts[..., 0] / pts[..., 2],
+                    W / 2 - focal * pts[..., 0] / pts[..., 2],  # x points to the left
                     H / 2 - focal * pts[..., 1] / pts[..., 2],
                 ],
                 -1,

@@ -71,6 +71,17 @@ def test_units_and_conventions(demo):
         and (c[..., 1] > 0).all()
         and (c[..., 1] < 1080).all()
     )
+    # a person facing the camera: the right shoulder on the camera's left in the Kinect
+    # frame, on the right in MeTRAbs' (x right), and at the smaller u in an ordinary image
+    # (as in video and KARD; NTU's colour frame is a mirror image, un-mirrored on conversion)
+    fc = get_format('coco17')
+    rk, lk = fk.joints.index('ShoulderRight'), fk.joints.index('ShoulderLeft')
+    rs, ls = fs.joints.index('right_shoulder'), fs.joints.index('left_shoulder')
+    rc, lc = fc.joints.index('right_shoulder'), fc.joints.index('left_shoulder')
+    for a, b, d in zip(*(demo[f]['annotations'] for f in ('kinect25', 'smpl24', 'coco17'))):
+        assert (a['keypoint'][0, :, rk, 0] > a['keypoint'][0, :, lk, 0]).mean() > 0.9
+        assert (b['keypoint'][0, :, rs, 0] < b['keypoint'][0, :, ls, 0]).mean() > 0.9
+        assert (d['keypoint'][0, :, rc, 0] < d['keypoint'][0, :, lc, 0]).mean() > 0.9
     # after normalisation the two 3D conventions agree on where the head is
     nk = normalize_clip(k[None], fk, num_person=1)[0]
     ns = normalize_clip(s[None], fs, num_person=1)[0]

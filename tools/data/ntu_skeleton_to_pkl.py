@@ -2,7 +2,9 @@
 
 Writes ``OUT_DIR/kinect25.pkl`` (camera-space metres, keypoint ``(M, T, 25, 3)``) and
 ``OUT_DIR/kinect25_2d.pkl`` (colour-image pixels, keypoint ``(M, T, 25, 2)`` plus
-``keypoint_score (M, T, 25)`` from each joint's trackingState, ``img_shape (1080, 1920)``)
+``keypoint_score (M, T, 25)`` from each joint's trackingState, ``img_shape (1080, 1920)``;
+NTU's colour frame is a mirror image, written as an ordinary camera sees it, ``u -> 1920 -
+u``, unless ``--colour-as-recorded``)
 holding the same clips with the same ``total_frames`` (the file header's frame count;
 frames where a body is absent are zeros). Up to ``--max-bodies`` bodies per clip, chosen by
 motion energy after the usual denoising (length and spread). Splits: ``xsub_*`` and
@@ -56,6 +58,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--skip-bad', action='store_true', help='skip malformed files instead of failing'
     )
+    parser.add_argument(
+        '--colour-as-recorded',
+        action='store_true',
+        help="keep NTU's mirrored colour pixels (overlay on NTU's videos) instead of the "
+        "view of an ordinary camera (u -> 1920 - u), the 2D convention of other sources",
+    )
     parser.add_argument('--workers', type=int, default=1, help='parallel processes')
     parser.add_argument('--overwrite', action='store_true', help='replace existing pickles')
     return parser.parse_args(argv)
@@ -104,6 +112,7 @@ def main(argv=None):
         max_bodies=args.max_bodies,
         min_frames=args.min_frames,
         spread_ratio=args.spread_ratio,
+        unmirror_colour=not args.colour_as_recorded,
     )
     results = run_per_file(work, kept, args.workers, 'ntu .skeleton')
     errors = [f'{err}' for _, _, err in results if err]
@@ -130,8 +139,17 @@ def main(argv=None):
         return fail(f'no clip with a skeleton in {args.src_dir}')
     names = [a['frame_dir'] for a in ann3]
     splits = ntu_splits(names, args.benchmark)
-    atomic_pickle(dict(split=splits, annotations=ann3), out3)
-    atomic_pickle(dict(split=splits, annotations=ann2), out2)
+    axes2 = 'u, v pixels of the 1920x1080 colour frame, ' + (
+        "as recorded: a mirror image (u grows towards the sensor's left)"
+        if args.colour_as_recorded
+        else 'as an ordinary camera sees it (u right, v down; NTU u mirrored)'
+    )
+    for anns, fmt, out, axes in (
+        (ann3, fmt3, out3, "x sensor's left, y up, z depth (Kinect v2 camera space)"),
+        (ann2, fmt2, out2, axes2),
+    ):
+        meta = dict(format=fmt.name, unit=fmt.unit, axes=axes)
+        atomic_pickle(dict(split=splits, annotations=anns, meta=meta), out)
     two = sum(a['keypoint'].shape[0] == 2 for a in ann3)
     print(
         f'wrote {len(ann3)} clips ({two} with two bodies; skipped {len(files) - len(kept)} '

@@ -289,8 +289,18 @@ def convert_skeleton_file(
     max_bodies: int = 2,
     min_frames: int = 11,
     spread_ratio: float = 0.8,
+    unmirror_colour: bool = True,
 ) -> Tuple[dict | None, dict | None]:
     """Turn one ``.skeleton`` file into its ``kinect25`` and ``kinect25_2d`` annotations.
+
+    NTU's colour frame is a mirror image (the Kinect v2 colour stream, like NTU's RGB
+    videos): ``colorX`` grows with camera-space ``x``, i.e. towards the sensor's left, so a
+    person facing the camera has the right shoulder at the larger ``u``, where an ordinary
+    camera shows the left one: with its anatomical joint labels, such a 2D skeleton looks
+    like a person seen from behind. By default (``unmirror_colour=True``) the pixels are
+    written as an ordinary camera sees them, ``u -> width - u``, the 2D convention of every
+    other source here (video, KARD, the demo data); ``False`` keeps them as recorded (they
+    then overlay on NTU's videos).
 
     Args:
         path (str): The file.
@@ -300,6 +310,9 @@ def convert_skeleton_file(
         max_bodies (int): Bodies to keep. Defaults to 2.
         min_frames (int): See :func:`select_bodies`. Defaults to 11.
         spread_ratio (float): See :func:`select_bodies`. Defaults to 0.8.
+        unmirror_colour (bool): Mirror the colour pixels back to an ordinary camera's view
+            (``u -> width - u`` where a body is present; absent joints stay 0). Defaults to
+            True.
 
     Returns:
         tuple[dict | None, dict | None]: The 3D annotation (``keypoint (M, T, V, 3)``) and
@@ -318,6 +331,9 @@ def convert_skeleton_file(
     name = osp.basename(path)[: -len('.skeleton')]
     common = dict(frame_dir=name, label=meta['action'] - 1, total_frames=num_frames)
     width, height = image_size
+    if unmirror_colour:
+        present = np.abs(kp2).sum(-1) > 0
+        kp2[..., 0] = np.where(present, np.float32(width) - kp2[..., 0], np.float32(0))
     ann3 = dict(common, keypoint=kp3)
     ann2 = dict(
         common,

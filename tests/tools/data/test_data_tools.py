@@ -13,6 +13,7 @@ import pytest
 
 from msclr_mm.datasets import check_alignment, load_annotation_file, validate_annotations
 from msclr_mm.datasets.converters.ntu import NTU60_XSUB_TRAIN
+from msclr_mm.skeletons import get_format
 
 from ...conftest import REPO_ROOT, run_python
 from ...datasets.converters.helpers import make_clip, tree_hashes
@@ -68,12 +69,42 @@ def test_ntu_real_files(ntu_out):
         line = f.read().splitlines()[5].split()
     two2 = next(a for a in d2['annotations'] if a['frame_dir'] == TWO)
     np.testing.assert_allclose(two['keypoint'][0, 0, 1], [float(v) for v in line[:3]], rtol=1e-6)
-    np.testing.assert_allclose(two2['keypoint'][0, 0, 1], [float(v) for v in line[5:7]])
+    colour = [float(v) for v in line[5:7]]
+    np.testing.assert_allclose(two2['keypoint'][0, 0, 1], [1920 - colour[0], colour[1]])
+    assert 'ordinary camera' in d2['meta']['axes'] and d3['meta']['format'] == 'kinect25'
     # splits: subjects 1 and 8 train x-sub; camera 1 is x-view val, camera 3 train
     assert 1 in NTU60_XSUB_TRAIN and 8 in NTU60_XSUB_TRAIN
     assert sorted(d3['split']['xsub_train']) == sorted(a['frame_dir'] for a in d3['annotations'])
     assert d3['split']['xsub_val'] == [] and d3['split']['xview_train'] == [TWO]
     assert len(d3['split']['xview_val']) == 10 and d2['split'] == d3['split']
+
+
+def test_ntu_colour_chirality(ntu_out, tmp_path):
+    """NTU's colour frame is a mirror image; by default it is written as a camera sees it.
+
+    Every real clip's person faces the camera: the right shoulder is on the sensor's left
+    (larger camera x) and, in an ordinary image, at the smaller u (as in KARD and video).
+    """
+    src, out = ntu_out
+    fmt = get_format('kinect25')
+    r, l = fmt.joints.index('ShoulderRight'), fmt.joints.index('ShoulderLeft')
+    recorded = tmp_path / 'recorded'
+    ntu = tool('ntu_skeleton_to_pkl')
+    assert ntu.main([src, '--out-dir', str(recorded), '--colour-as-recorded']) == 0
+    d3 = load_annotation_file(str(out / 'kinect25.pkl'))
+    d2 = load_annotation_file(str(out / 'kinect25_2d.pkl'))
+    raw = load_annotation_file(str(recorded / 'kinect25_2d.pkl'))
+    assert 'mirror image' in raw['meta']['axes']
+    for a3, a2, b2 in zip(d3['annotations'], d2['annotations'], raw['annotations']):
+        present = np.abs(b2['keypoint']).sum(-1) > 0
+        np.testing.assert_allclose(
+            a2['keypoint'][..., 0], np.where(present, 1920 - b2['keypoint'][..., 0], 0)
+        )
+        np.testing.assert_array_equal(a2['keypoint'][..., 1], b2['keypoint'][..., 1])
+        xyz, uv = a3['keypoint'][0], a2['keypoint'][0]
+        assert (xyz[:, r, 0] > xyz[:, l, 0]).mean() > 0.9, a3['frame_dir']
+        assert (uv[:, r, 0] < uv[:, l, 0]).mean() > 0.9, a3['frame_dir']
+        assert (b2['keypoint'][0, :, r, 0] > b2['keypoint'][0, :, l, 0]).mean() > 0.9
 
 
 def test_ntu_refusals(tmp_path, capsys):
@@ -243,6 +274,7 @@ def test_check_pkl(ntu_out, tmp_path, capsys):
     anns[2]['total_frames'] -= 1
     data['split']['xview_val'].append('S999C001P001R001A001')
     data['split']['xview_train'].append(anns[3]['frame_dir'])
+    assert data.pop('meta')['format'] == 'kinect25_2d'  # without it, nothing names the format
     bad = tmp_path / 'broken.pkl'
     with open(bad, 'wb') as f:
         pickle.dump(data, f)
