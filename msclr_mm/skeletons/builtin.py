@@ -9,7 +9,9 @@ Notes on the sources:
   ``(22, 23) (23, 8) (24, 25) (25, 12)``. mmaction2's ``Graph('nturgb+d')`` instead hangs
   both hand tip and thumb off the hand: ``(22, 8) (23, 8) (24, 12) (25, 12)``. We keep the
   reference graph so that published numbers reproduce; the two graphs differ only in those
-  four edges.
+  four edges. ``kinect25_2d`` is in pixels of a 1920x1080 image as an ordinary camera sees
+  it (u right, v down); NTU's own colour coordinates are a mirror image of that and are
+  flipped by ``tools/data/ntu_skeleton_to_pkl.py`` (README § Chirality).
 * ``smpl24`` / ``smplx42`` / ``mhad43``: the MeTRAbs ``smpl_24``, ``smplx_42`` and
   ``berkeley_mhad_43`` skeletons with the MS-CLR reference edges. The SMPL-24 flip is the
   corrected table (the reference code's ends in an out-of-range index). In ``smplx42`` the

@@ -117,3 +117,32 @@ def test_facing_rotation_is_proper_and_degenerate_cases():
     np.testing.assert_allclose(R @ [0, 0, 1], [0, 1, 0], atol=1e-12)
     assert facing_rotation(np.zeros(3), np.ones(3)) is None
     assert facing_rotation(np.array([0, 1.0, 0]), np.array([0, 2.0, 0])) is None
+
+
+def test_canonical_orientation_of_real_ntu_3d_and_2d(shared_data):
+    """Pins where the person's right and the head point after normalisation (real NTU).
+
+    3D: the right shoulder at +x and the head at +y (the reference's alignment); 2D (as an
+    ordinary camera sees it, the converter's default): the left shoulder at +u and the head
+    at -v (image v down). README § Chirality relies on this; a change must be deliberate.
+    """
+    import glob
+    import os.path as osp
+
+    from msclr_mm.datasets.converters.ntu import convert_skeleton_file
+
+    f3, f2 = get_format('kinect25'), get_format('kinect25_2d')
+    right, left = f3.joints.index('ShoulderRight'), f3.joints.index('ShoulderLeft')
+    head, base = f3.joints.index('Head'), f3.joints.index('SpineBase')
+    files = sorted(glob.glob(osp.join(shared_data, 'ntu_raw', '*.skeleton')))
+    assert len(files) == 11
+    for path in files:
+        a3, a2 = convert_skeleton_file(path, 25, f2.image_size)
+        n3 = normalize_clip(a3['keypoint'], f3, num_person=2)[0]
+        n2 = normalize_clip(
+            a2['keypoint'], f2, a2['keypoint_score'], a2['img_shape'], num_person=2
+        )[0]
+        assert (n3[:, right, 0] - n3[:, left, 0]).mean() > 0.3, path
+        assert (n3[:, head, 1] - n3[:, base, 1]).mean() > 1.0, path
+        assert (n2[:, left, 0] - n2[:, right, 0]).mean() > 0.3, path
+        assert (n2[:, head, 1] - n2[:, base, 1]).mean() < -1.0, path
