@@ -9,6 +9,11 @@ with a random one built by the same config and seed:
         work_dirs/msaimclr_demo/epoch_10.pth
     python tools/analysis/knn_eval.py configs/demo/msaimclr_demo.py --random-init --seed 0
 
+``--save-init PATH`` (with ``--random-init``) also writes that initialisation as a checkpoint
+(tensors only, ``{'state_dict': ...}``), so that the linear probes can be trained on the
+random encoder a pretraining starts from (the probes' baseline), e.g.
+``model.backbone.init_cfg.checkpoint=PATH`` of a probe config.
+
 Checkpoints load weights-only; ``--trust-checkpoint`` opts in to full unpickling.
 """
 
@@ -45,6 +50,11 @@ def parse_args(argv=None):
         '--random-init', action='store_true', help='evaluate a randomly initialised encoder'
     )
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
+    parser.add_argument(
+        '--save-init',
+        metavar='PATH',
+        help='with --random-init: also write the initialised model as a checkpoint',
+    )
     parser.add_argument('--work-dir', help='logs go here (default: a temporary folder)')
     parser.add_argument(
         '--trust-checkpoint',
@@ -58,6 +68,11 @@ def parse_args(argv=None):
     args = parser.parse_intermixed_args(argv)
     if (args.checkpoint is None) == (not args.random_init):
         parser.error('give either a CHECKPOINT or --random-init (exactly one)')
+    if args.save_init is not None:
+        if not args.random_init:
+            parser.error('--save-init needs --random-init')
+        if osp.exists(args.save_init):
+            parser.error(f'--save-init: {args.save_init!r} exists; not replaced')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         parser.error(f'checkpoint {args.checkpoint!r} does not exist')
     args.launcher = 'none'
@@ -87,6 +102,26 @@ def merge_args(cfg, args):
     return merge_common_args(cfg, args)
 
 
+def save_init(model, path, args):
+    """Write ``model``'s state as a tensors-only checkpoint, atomically.
+
+    Args:
+        model (torch.nn.Module): The initialised model (keys as in a training checkpoint's
+            ``state_dict``: ``backbone.``, ``neck.``, ...).
+        path (str): Output file; its folder is created.
+        args (argparse.Namespace): The flags (config and seed go to ``meta``).
+    """
+    import torch
+
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    meta = dict(config=str(args.config), seed=int(args.seed), source='random-init')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp'
+    torch.save(dict(state_dict=state, meta=meta), tmp)
+    os.replace(tmp, path)
+    print(f'wrote the initialised model to {path}')
+
+
 def main(argv=None):
     """Entry point: build the runner, load or initialise the encoder, run the kNN.
 
@@ -103,6 +138,8 @@ def main(argv=None):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         if hasattr(model, 'init_weights'):
             model.init_weights()
+        if args.save_init is not None:
+            save_init(model, args.save_init, args)
     metrics = runner.val()
     metrics = {k: round(float(v), 4) for k, v in metrics.items()}
     source = 'random-init' if args.random_init else args.checkpoint

@@ -50,8 +50,15 @@ def test_random_init_is_seeded_and_checkpoint_is_loaded(demo_dir, capsys):
     a = _run(['--random-init', '--seed', '0'], demo_dir)
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith('{') and '"encoder": "random-init"' in out[-1]
-    b = _run(['--random-init', '--seed', '0'], demo_dir)
+    init = demo_dir / 'init' / 'seed0.pth'
+    b = _run(['--random-init', '--seed', '0', '--save-init', str(init)], demo_dir)
     assert a == b
+    # the saved initialisation, loaded as a checkpoint (weights only), is the same encoder
+    saved = torch.load(init, weights_only=True)
+    assert saved['meta']['seed'] == 0 and any(
+        k.startswith('backbone.') for k in saved['state_dict']
+    )
+    assert _run([str(init), '--seed', '5'], demo_dir) == a
     assert set(a) == {'knn/top1', 'knn/nn1', 'knn/kinect25_top1', 'knn/kinect25_nn1'}
     # a random ST-GCN is far from chance (0.1) on the demo data: the baseline to beat
     assert a['knn/nn1'] > 0.2
@@ -87,12 +94,13 @@ def test_random_init_is_seeded_and_checkpoint_is_loaded(demo_dir, capsys):
         ([], 'exactly one'),
         (['missing.pth'], 'does not exist'),
         (['--random-init', 'x.pth'], 'exactly one'),
+        (['x.pth', '--save-init', 'new.pth'], '--save-init needs --random-init'),
+        (['--random-init', '--save-init', 'x.pth'], 'exists; not replaced'),
     ],
 )
 def test_argument_errors(argv, message, capsys, tmp_path):
-    if argv == ['--random-init', 'x.pth']:
-        (tmp_path / 'x.pth').write_bytes(b'')
-        argv = ['--random-init', str(tmp_path / 'x.pth')]
+    (tmp_path / 'x.pth').write_bytes(b'')
+    argv = [str(tmp_path / a) if a.endswith('.pth') else a for a in argv]
     with pytest.raises(SystemExit) as exc:
         knn_eval.parse_args([CONFIG, *argv])
     assert exc.value.code == 2
