@@ -72,11 +72,13 @@ run() {
     if [ "${VERBOSE:-0}" = 1 ]; then
         "$@" 2>&1 | tee "$log" || status=$?
     else
-        "$@" > "$log" 2>&1 &
-        local pid=$!
-        tail -n +1 -f "$log" --pid="$pid" 2>/dev/null |
-            grep --line-buffered -E 'Epoch\(|Saving checkpoint|wrote |Error|error:' || true
-        wait "$pid" || status=$?
+        # one pipeline, read to its end: every progress line is shown (following the log
+        # with `tail -f --pid` could stop before the last lines of a short stage)
+        set +e
+        "$@" 2>&1 | tee "$log" |
+            { grep --line-buffered -E 'Epoch\(|Saving checkpoint|wrote |Error|error:' || true; }
+        status=${PIPESTATUS[0]}
+        set -e
     fi
     if [ "$status" != 0 ]; then
         echo "!! failed (exit $status); the last lines of $log:" >&2

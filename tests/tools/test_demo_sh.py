@@ -107,3 +107,18 @@ def test_demo_refuses_a_partial_data_folder(tmp_path):
     assert (demo / 'kinect25.pkl').read_bytes() == b'mine'
     assert not (demo / 'smpl24.pkl').exists()
     assert not (tmp_path / 'work_dirs' / 'demo' / 'pretrain').exists()
+
+
+def test_demo_stops_on_a_failed_stage_with_its_status_and_log(tmp_path):
+    """A failing stage ends the job with that stage's exit status and its log's last lines."""
+    demo = tmp_path / 'data' / 'demo'
+    demo.mkdir(parents=True)
+    for f in FORMATS:
+        (demo / f'{f}.pkl').write_bytes(b'not a pickle')
+    proc = _demo(tmp_path, ['--cfg-options', 'train_dataloader.num_workers=0'])
+    assert proc.returncode not in (0, None), proc.stdout[-2000:]
+    assert '!! failed (exit' in proc.stderr and 'pretrain.log' in proc.stderr
+    log = (tmp_path / 'work_dirs' / 'demo' / 'logs' / 'pretrain.log').read_text()
+    assert log.strip() and log.strip().splitlines()[-1] in proc.stderr
+    assert not (tmp_path / 'work_dirs' / 'demo' / 'pretrain' / 'DONE').exists()
+    assert (demo / 'kinect25.pkl').read_bytes() == b'not a pickle'
