@@ -9,6 +9,16 @@ with a random one built by the same config and seed:
         work_dirs/msaimclr_demo/epoch_10.pth
     python tools/analysis/knn_eval.py configs/demo/msaimclr_demo.py --random-init --seed 0
 
+A freshly initialised encoder has never run in training mode, so its BatchNorm layers hold
+their initial running statistics (mean 0, variance 1): evaluated as it is, each layer scales
+instead of normalising, and with small initial weights (the reference's N(0, 0.02)) the
+pooled features shrink by orders of magnitude (a kNN on L2-normalised features is blind to
+that; a linear probe behind a BatchNorm is not: its eps swamps them and it stays at
+chance). ``--bn-stats N`` (with ``--random-init``) first re-estimates every BatchNorm's
+running statistics (a cumulative average) over ``N`` batches of the kNN bank split
+(training clips, no labels, no gradient, no weight changes), as a trained encoder's were
+estimated in training.
+
 ``--save-init PATH`` (with ``--random-init``) also writes that initialisation as a checkpoint
 (tensors only, ``{'state_dict': ...}``), so that the linear probes can be trained on the
 random encoder a pretraining starts from (the probes' baseline), e.g.
@@ -51,6 +61,14 @@ def parse_args(argv=None):
     )
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
     parser.add_argument(
+        '--bn-stats',
+        type=int,
+        default=0,
+        metavar='N',
+        help='with --random-init: re-estimate BatchNorm running statistics over N bank '
+        'batches first (default 0: as initialised)',
+    )
+    parser.add_argument(
         '--save-init',
         metavar='PATH',
         help='with --random-init: also write the initialised model as a checkpoint',
@@ -73,6 +91,10 @@ def parse_args(argv=None):
             parser.error('--save-init needs --random-init')
         if osp.exists(args.save_init):
             parser.error(f'--save-init: {args.save_init!r} exists; not replaced')
+    if args.bn_stats < 0:
+        parser.error(f'--bn-stats must be >= 0, got {args.bn_stats}')
+    if args.bn_stats and not args.random_init:
+        parser.error('--bn-stats needs --random-init (a checkpoint has its own statistics)')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         parser.error(f'checkpoint {args.checkpoint!r} does not exist')
     args.launcher = 'none'
@@ -100,6 +122,55 @@ def merge_args(cfg, args):
     if args.work_dir is None:
         args.work_dir = tempfile.mkdtemp(prefix='knn_eval_')
     return merge_common_args(cfg, args)
+
+
+def estimate_bn_stats(runner, model, batches):
+    """Re-estimate every BatchNorm's running statistics on the kNN bank split.
+
+    The model runs its evaluation forward (``val_step``: preprocessing without
+    augmentation, the query backbone) with only its BatchNorm layers in training mode and
+    ``momentum=None`` (a cumulative average over the batches seen), without gradients.
+
+    Args:
+        runner (mmengine.runner.Runner): Built from the config (its ``val_dataloader``
+            dataset must have a ``bank``).
+        model (torch.nn.Module): The model (not a wrapper).
+        batches (int): Bank batches to use (all of them if fewer).
+
+    Returns:
+        int: The number of batches used.
+    """
+    import copy
+
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    loader_cfg = copy.deepcopy(runner.cfg.val_dataloader)
+    bank = loader_cfg['dataset'].get('bank') if isinstance(loader_cfg['dataset'], dict) else None
+    if bank is None:
+        raise SystemExit('--bn-stats: the val_dataloader dataset has no bank split to use')
+    loader_cfg['dataset'] = bank
+    loader_cfg['persistent_workers'] = False
+    loader = runner.build_dataloader(loader_cfg)
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    used = 0
+    with torch.no_grad():
+        for batch in loader:
+            if used == batches:
+                break
+            model.val_step(batch)
+            used += 1
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+        m.eval()
+    print(f'BatchNorm statistics of {len(norms)} layers estimated over {used} bank batches')
+    return used
 
 
 def save_init(model, path, args):
@@ -138,6 +209,8 @@ def main(argv=None):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         if hasattr(model, 'init_weights'):
             model.init_weights()
+        if args.bn_stats:
+            estimate_bn_stats(runner, model, args.bn_stats)
         if args.save_init is not None:
             save_init(model, args.save_init, args)
     metrics = runner.val()

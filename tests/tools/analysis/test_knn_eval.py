@@ -59,6 +59,29 @@ def test_random_init_is_seeded_and_checkpoint_is_loaded(demo_dir, capsys):
         k.startswith('backbone.') for k in saved['state_dict']
     )
     assert _run([str(init), '--seed', '5'], demo_dir) == a
+    # as initialised, every BatchNorm holds mean 0 / variance 1; --bn-stats estimates them
+    # on the bank split (query backbone only), and the saved encoder carries them
+    assert all(
+        v.abs().sum() == 0 for k, v in saved['state_dict'].items() if k.endswith('running_mean')
+    )
+    bn_init = demo_dir / 'init' / 'seed0_bn.pth'
+    c = _run(
+        ['--random-init', '--seed', '0', '--bn-stats', '1', '--save-init', str(bn_init)], demo_dir
+    )
+    assert 'estimated over 1 bank batches' in capsys.readouterr().out
+    state = torch.load(bn_init, weights_only=True)['state_dict']
+    means = {k: v for k, v in state.items() if k.endswith('running_mean')}
+    assert all(v.abs().sum() > 0 for k, v in means.items() if k.startswith('backbone.'))
+    assert all(
+        state[k.replace('running_mean', 'num_batches_tracked')] == 1
+        for k in means
+        if k.startswith('backbone.')
+    )
+    # the weights are the seed's initialisation all the same
+    for k, v in saved['state_dict'].items():
+        if not k.endswith(('running_mean', 'running_var', 'num_batches_tracked')):
+            assert torch.equal(v, state[k]), k
+    assert _run([str(bn_init), '--seed', '5'], demo_dir) == c
     assert set(a) == {'knn/top1', 'knn/nn1', 'knn/kinect25_top1', 'knn/kinect25_nn1'}
     # a random ST-GCN is far from chance (0.1) on the demo data: the baseline to beat
     assert a['knn/nn1'] > 0.2
@@ -96,6 +119,8 @@ def test_random_init_is_seeded_and_checkpoint_is_loaded(demo_dir, capsys):
         (['--random-init', 'x.pth'], 'exactly one'),
         (['x.pth', '--save-init', 'new.pth'], '--save-init needs --random-init'),
         (['--random-init', '--save-init', 'x.pth'], 'exists; not replaced'),
+        (['x.pth', '--bn-stats', '2'], '--bn-stats needs --random-init'),
+        (['--random-init', '--bn-stats', '-1'], '--bn-stats must be >= 0'),
     ],
 )
 def test_argument_errors(argv, message, capsys, tmp_path):
