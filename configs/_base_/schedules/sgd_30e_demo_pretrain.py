@@ -2,8 +2,9 @@
 # 0.9, wd 1e-4, lr 0.01 (batch 16 on the demo, 32 on KARD), x0.1 at epoch 25; kNN
 # validation every 10 epochs.
 # Measured on the demo (README "Results"): lr 0.05 for 10 epochs left kNN at or below a
-# random encoder's; this schedule with the demo configs' short-schedule MoCo settings and
-# batch 16 lifts it by about 0.1 on every seed measured.
+# random encoder's; with this schedule, the demo configs' short-schedule MoCo settings and
+# batch 16, MS-AimCLR ends 0.19 / 0.13 (kNN top1 / 1-NN, mean of 7 seeds) above its random
+# initialisation with estimated BatchNorm statistics, and below the one as initialised.
 _base_ = ['./sgd_demo_pretrain.py']
 
 train_cfg = dict(max_epochs=30, val_interval=10)
