@@ -35,7 +35,10 @@ epoch. ``--profile`` prints the torch profiler's top operators for each variant'
 and adds a summary to the report (``profile``: GPU time per step by kernel category and
 the top kernels; see :func:`profile_steps`).
 The last output line is JSON with a ``seq_per_s`` key (the full loop, else the model step,
-of the last variant).
+of the last variant). With several variants, one that fails (out of memory, a compile
+error) is reported under ``failed`` with its error, the others still run, and the exit
+status is 1; ``--json-out`` is rewritten after every variant (``complete: false`` until
+the end), so a run cut short by a time limit keeps what it measured.
 
 Examples:
     python tools/analysis/benchmark.py configs/demo/msaimclr_demo.py --device cpu --iters 5
@@ -50,6 +53,7 @@ import os
 import os.path as osp
 import sys
 import time
+import traceback
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -171,11 +175,18 @@ def load_config(args):
     return cfg
 
 
+def write_json(report, path):
+    """Write ``report`` to ``path`` through a temporary file (never half a file)."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, path)
+
+
 def emit_report(report, json_out=None):
     """Write ``report`` to ``json_out`` (if given) and print it as the last output line."""
     if json_out:
-        with open(json_out, 'w') as f:
-            json.dump(report, f, indent=1)
+        write_json(report, json_out)
     print(json.dumps(report))
 
 
@@ -379,14 +390,27 @@ def main(argv=None):
     if args.device == 'cuda':
         report['gpu'] = torch.cuda.get_device_name()
     report['cpu_count'] = os.cpu_count()
-    results = {}
+    results, failed = {}, {}
+    report['variants'] = results
+    report['complete'] = False
     for variant in args.variants:
-        figures = measure(cfg, args, variant)
+        try:
+            figures = measure(cfg, args, variant)
+        except Exception as e:  # one variant's failure (OOM, compile error) must not lose the rest
+            if len(args.variants) == 1:
+                raise
+            traceback.print_exc()
+            failed[variant] = f'{type(e).__name__}: {e}'
+            report['failed'] = failed
+            print(f'--- variant {variant} failed: {failed[variant]}', file=sys.stderr)
+            if args.device == 'cuda':
+                torch.cuda.empty_cache()
+            continue
         results[variant] = figures
         print(json.dumps(figures))
-    report['variants'] = results
+        if args.json_out:  # what a run cut short (a time limit) has measured so far
+            write_json(report, args.json_out)
     key = 'model_step_seq_per_s' if args.skip_loop else 'full_loop_seq_per_s'
-    last = results[args.variants[-1]]
     if 'baseline' in results and len(results) > 1:
         report['speedup_over_baseline'] = {
             v: r[key] / results['baseline'][key] for v, r in results.items() if v != 'baseline'
@@ -395,18 +419,23 @@ def main(argv=None):
     for name in ('baseline', 'config'):
         if name in results:
             report['optimised' if name == 'config' else name] = results[name]
-    if args.compare:
+    if args.compare and {'baseline', 'config'} <= set(results):
         report['speedup'] = results['config'][key] / results['baseline'][key]
     ms = measure_pipeline(cfg, args.pipeline_samples)
     torch.set_num_threads(threads)
     report['cpu_pipeline_ms_per_sample'] = ms
     report['cpu_pipeline_samples_per_s_per_core'] = 1e3 / ms
-    report['seq_per_s'] = last[key]
-    # An NTU-60 x-sub epoch with two formats visits 40,000 clips x 2 formats; computed from
-    # the measured seq_per_s (same model and batch), not timed on NTU itself.
-    report['ntu60_2formats_epoch_s'] = NTU60_CLIPS * 2 / report['seq_per_s']
+    last = args.variants[-1]
+    if last in results:
+        report['seq_per_s'] = results[last][key]
+        # An NTU-60 x-sub epoch with two formats visits 40,000 clips x 2 formats; computed
+        # from the measured seq_per_s (same model and batch), not timed on NTU itself.
+        report['ntu60_2formats_epoch_s'] = NTU60_CLIPS * 2 / report['seq_per_s']
     report['cpu_threads'] = threads
+    report['complete'] = True
     emit_report(report, args.json_out)
+    if failed:
+        raise SystemExit(f'benchmark.py: variant(s) failed: {", ".join(failed)}')
 
 
 if __name__ == '__main__':

@@ -3,6 +3,8 @@
 import json
 import os.path as osp
 
+import pytest
+
 from ...conftest import REPO_ROOT, run_python
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py')
@@ -182,3 +184,40 @@ def test_kernel_categories():
         == 'elementwise'
     )
     assert kernel_category('some_kernel') == 'other'
+
+
+def test_a_failing_variant_loses_neither_the_others_nor_the_partial_report(tmp_path, monkeypatch):
+    """One variant's error (a GPU OOM, a compile failure) is reported, the rest still run."""
+    import sys
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    import benchmark
+
+    written = []
+
+    def measure(cfg, args, variant):
+        if variant == 'cl':
+            raise RuntimeError('CUDA out of memory (simulated)')
+        written.append(json.loads((tmp_path / 'r.json').read_text()) if written else None)
+        return dict(variant=variant, full_loop_seq_per_s=10.0, model_step_seq_per_s=20.0)
+
+    monkeypatch.setattr(benchmark, 'measure', measure)
+    monkeypatch.setattr(benchmark, 'measure_pipeline', lambda cfg, n: 0.5)
+    argv = [CONFIG, '--device', 'cpu', '--json-out', str(tmp_path / 'r.json')]
+    with pytest.raises(SystemExit, match=r'variant\(s\) failed: cl'):
+        benchmark.main([*argv, '--variants', 'baseline', 'cl', 'bal'])
+    # after the first variant the file already held its figures, marked incomplete
+    assert written[1]['complete'] is False and list(written[1]['variants']) == ['baseline']
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert report['complete'] is True and list(report['variants']) == ['baseline', 'bal']
+    assert report['failed'] == {'cl': 'RuntimeError: CUDA out of memory (simulated)'}
+    assert report['seq_per_s'] == 10.0 and report['speedup_over_baseline'] == {'bal': 1.0}
+    assert not (tmp_path / 'r.json.tmp').exists()
+    # the last variant failing: no seq_per_s to report, still the others' figures
+    with pytest.raises(SystemExit):
+        benchmark.main([*argv, '--variants', 'baseline', 'cl'])
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert 'seq_per_s' not in report and list(report['variants']) == ['baseline']
+    # a single variant's error propagates as it is
+    with pytest.raises(RuntimeError, match='simulated'):
+        benchmark.main([*argv, '--variants', 'cl'])
