@@ -1,3 +1,5 @@
+"""Evaluation: kNN (dataset and metric), format ensembles, stream fusion and reports."""
+
 from .fusion import DEFAULT_STREAM_COEFFS, accuracy_metrics, ensemble_formats, fuse_streams
 from .knn_dataset import KNNEvalDataset
 from .knn_metric import KNNMetric, knn_classify

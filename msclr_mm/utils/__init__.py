@@ -1,3 +1,5 @@
+"""Utilities: device copies and runner helpers."""
+
 from . import runner
 from .device import copy_to_device
 

@@ -24,6 +24,7 @@ from msclr_mm.evaluation.report import (  # noqa: E402
 
 
 def parse_dumps(items):
+    """``{stream: path}`` from ``STREAM=PATH`` items; exits with a message on a bad item."""
     dumps = {}
     for item in items:
         stream, sep, path = item.partition('=')

@@ -121,6 +121,7 @@ def summarize(data, fmt, path):
 
 
 def print_table(rows):
+    """Print ``rows`` (lists of strings, one per file) as a left-aligned table with a header."""
     header = ['format', 'clips', 'classes', 'frames min/med/max', 'persons M:clips', 'splits',
               'file']  # fmt: skip
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]

@@ -1,3 +1,5 @@
+"""Contrastive algorithms (SkeletonCLR, AimCLR, SkeleMixCLR, multi-format) and their parts."""
+
 from .aimclr import AimCLR
 from .base_moco import BaseMoCo
 from .momentum_encoder import MomentumEncoder

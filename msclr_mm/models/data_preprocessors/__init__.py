@@ -1,3 +1,5 @@
+"""Batched skeleton augmentations on the device and ``SkeletonDataPreprocessor``."""
+
 from .base import (
     AUGMENTS,
     SkeletonAugment,

@@ -1,3 +1,5 @@
+"""Contrastive heads and losses (InfoNCE, AimCLR's DDM)."""
+
 from .contrastive_head import ContrastiveHead
 from .ddm_loss import ddm_loss
 
