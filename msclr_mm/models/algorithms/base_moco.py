@@ -75,7 +75,7 @@ class BaseMoCo(BaseModel):
             distributed run mmengine's DDP wrapper runs its own step: no effect); not with
             ``exclude_own_keys``, ``accumulative_counts > 1``, the backbone's
             ``compile='reduce-overhead'`` (graphs inside a graph: use ``compile=True``), nor
-            with SkeleMixCLR (it draws its mixing on the host). Eager on a CPU.
+            an algorithm that declares a ``step_graph_obstacle``. Eager on a CPU.
             **Not yet run on a GPU** (README § Speed). Defaults to False.
         data_preprocessor (dict | nn.Module, optional): Usually
             ``dict(type='SkeletonDataPreprocessor', ...)``. Defaults to None (mmengine's

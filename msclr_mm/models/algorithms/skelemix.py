@@ -19,10 +19,13 @@ def skelemix_mask(
 ) -> torch.Tensor:
     """Draw the region that is pasted from the partner clip, at feature resolution.
 
-    ``k`` body parts (``k`` uniform in ``num_parts``, inclusive) out of the format's parts,
-    and a contiguous span of ``t`` feature frames (``t`` uniform in ``span``, inclusive,
-    clipped to ``feat_frames``) starting at a uniform position. Random numbers come from
-    ``generator`` (CPU), or torch's global CPU generator: no device synchronisation.
+    ``k`` body parts (``k`` uniform in ``num_parts``, inclusive, clipped to the format's
+    part count; the parts a uniformly random subset of that size) and a contiguous span of
+    ``t`` feature frames (``t`` uniform in ``span``, inclusive, clipped to ``feat_frames``)
+    starting at a uniform position in ``[0, feat_frames - t]``. Everything is drawn and
+    built on ``device``: no number is read on the host and no host tensor is copied, so a
+    step that calls this can be captured as a CUDA graph and replayed with fresh draws
+    (``cuda_graph_step``), and a GPU step never waits for the host.
 
     Args:
         parts (Mapping[str, Sequence[int]]): The format's body parts (joint indices).
@@ -31,30 +34,28 @@ def skelemix_mask(
         num_parts (tuple[int, int]): Range of mixed parts. Defaults to ``(2, 3)``.
         span (tuple[int, int]): Range of mixed feature frames. Defaults to ``(7, 11)``
             (SkeleMixCLR with 64 input frames, ``T' = 16``).
-        generator (torch.Generator, optional): CPU generator. Defaults to None.
-        device (torch.device | str, optional): Where the mask is built. On a GPU it is
-            assembled there from the drawn numbers (kernel arguments) and a per-format
-            part table copied once, so no step copies a CPU tensor to the device (a copy
-            from pageable memory synchronises the stream). Defaults to None (the CPU).
+        generator (torch.Generator, optional): A generator on ``device``. Defaults to None
+            (the device's default generator).
+        device (torch.device | str, optional): Where the mask is drawn and built. Defaults
+            to None (the CPU).
 
     Returns:
         torch.Tensor: Bool mask ``(T', V)`` on ``device``, True where the partner is pasted.
 
     """
-    names = list(parts)
-    lo, hi = min(num_parts[0], len(names)), min(num_parts[1], len(names))
-    k = int(torch.randint(lo, hi + 1, (1,), generator=generator))
-    chosen = torch.randperm(len(names), generator=generator)[:k].tolist()
+    device = torch.device(device or 'cpu')
+    table = part_table(tuple(tuple(parts[n]) for n in parts), num_joints, device)
+    num = table.shape[0]
+    lo, hi = min(num_parts[0], num), min(num_parts[1], num)
+    k = torch.randint(lo, hi + 1, (1,), device=device, generator=generator)
+    # the ranks of a random permutation: the parts ranked below k are a uniform k-subset
+    ranks = torch.rand(num, device=device, generator=generator).argsort().argsort()
+    joints = (table & (ranks < k)[:, None]).any(dim=0)
     t_lo, t_hi = max(1, min(span[0], feat_frames)), max(1, min(span[1], feat_frames))
-    t = int(torch.randint(t_lo, t_hi + 1, (1,), generator=generator))
-    t0 = int(torch.randint(0, feat_frames - t + 1, (1,), generator=generator))
-    table = part_table(
-        tuple(tuple(parts[n]) for n in names), num_joints, torch.device(device or 'cpu')
-    )
-    joints = table[chosen[0]]
-    for i in chosen[1:]:
-        joints = joints | table[i]
-    frames = torch.arange(feat_frames, device=table.device)
+    t = torch.randint(t_lo, t_hi + 1, (1,), device=device, generator=generator)
+    u = torch.rand(1, device=device, generator=generator)
+    t0 = (u * (feat_frames - t + 1)).floor().long().clamp_(max=feat_frames - t)
+    frames = torch.arange(feat_frames, device=device)
     return ((frames >= t0) & (frames < t0 + t))[:, None] & joints[None, :]
 
 

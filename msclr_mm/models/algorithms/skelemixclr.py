@@ -58,11 +58,6 @@ class SkeleMixCLR(BaseMoCo):
 
     """
 
-    step_graph_obstacle = (
-        'it draws its mixing partners and regions on the host every step (a captured step '
-        'would replay the first draw forever)'
-    )
-
     def __init__(
         self,
         *args,
@@ -101,17 +96,19 @@ class SkeleMixCLR(BaseMoCo):
     def sample_mix(
         self, fmt: str, n: int, frames: int, device: torch.device | None = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Draw one group's partners and pasted region (CPU random numbers).
+        """Draw one group's partners and pasted region, on ``device``.
 
-        The numbers are drawn on the host (torch's CPU generator); the tensors are built on
-        ``device`` from them, with no host-to-device copy of a CPU tensor.
+        The partner shift ``s`` is uniform in ``[1, n - 1]`` and the region is
+        :func:`skelemix_mask`'s; all drawn with the device's default generator and built
+        there (no host reads, no host-to-device copies: a captured step redraws them on
+        every replay).
 
         Args:
             fmt (str): Format of the group.
             n (int): Clips in the group (>= 2).
             frames (int): Input frames ``T``.
-            device (torch.device, optional): Where to build the tensors. Defaults to None
-                (the CPU).
+            device (torch.device, optional): Where to draw and build the tensors.
+                Defaults to None (the CPU).
 
         Returns:
             tuple[torch.Tensor, torch.Tensor]: ``partner (n,)`` long and the bool mask
@@ -119,7 +116,7 @@ class SkeleMixCLR(BaseMoCo):
 
         """
         f = self._format(fmt)
-        shift = int(torch.randint(1, n, (1,)))
+        shift = torch.randint(1, n, (1,), device=device)
         partner = (torch.arange(n, device=device) + shift) % n
         feat_frames = -(-frames // self.temporal_stride)
         mask = skelemix_mask(

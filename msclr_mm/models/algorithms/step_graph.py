@@ -92,7 +92,8 @@ class StepGraph:
 
     What the step may not do (the captured kernels replay with the capture's arguments):
     read values on the host, build tensors from host data, draw random numbers on the host
-    (SkeleMixCLR does), use a non-default CUDA generator unless torch can register it with
+    (every random number of our steps, SkeleMixCLR's mixing included, is drawn on the
+    device), use a non-default CUDA generator unless torch can register it with
     the graph (``CUDAGraph.register_generator_state``), or communicate across processes.
     The returned tensors are the graph's static outputs, overwritten by the next replay:
     read or copy them before (mmengine's ``RuntimeInfoHook`` reads them at once,

@@ -211,15 +211,15 @@ def test_training_step_mixes_and_backpropagates():
 
 
 def _reference_mask(parts, num_joints, feat_frames, num_parts, span, generator):
-    """The mask as drawn before (joint index list, on the CPU), same random numbers."""
+    """The mask from the same random numbers, built from joint index lists (the plain way)."""
     names = list(parts)
     lo, hi = min(num_parts[0], len(names)), min(num_parts[1], len(names))
     k = int(torch.randint(lo, hi + 1, (1,), generator=generator))
-    chosen = torch.randperm(len(names), generator=generator)[:k].tolist()
-    joints = sorted(j for i in chosen for j in parts[names[i]])
+    order = torch.rand(len(names), generator=generator).argsort().tolist()
+    joints = sorted(j for i in order[:k] for j in parts[names[i]])
     t_lo, t_hi = max(1, min(span[0], feat_frames)), max(1, min(span[1], feat_frames))
     t = int(torch.randint(t_lo, t_hi + 1, (1,), generator=generator))
-    t0 = int(torch.randint(0, feat_frames - t + 1, (1,), generator=generator))
+    t0 = int(float(torch.rand(1, generator=generator)) * (feat_frames - t + 1))
     mask = torch.zeros(feat_frames, num_joints, dtype=torch.bool)
     mask[t0 : t0 + t, joints] = True
     return mask
@@ -236,6 +236,37 @@ def test_mask_built_on_the_device_equals_the_index_list_construction(name):
             fmt.parts, fmt.num_joints, 16, (2, 3), (7, 11), torch.Generator().manual_seed(seed)
         )
         assert torch.equal(got, want)
-    # built where asked, from drawn numbers only (a meta tensor holds no values to copy)
+    # drawn and built where asked (a meta tensor holds no values: nothing read or copied)
     meta = skelemix_mask(fmt.parts, fmt.num_joints, 16, device='meta')
     assert meta.device.type == 'meta' and meta.shape == (16, fmt.num_joints)
+
+
+def test_mask_distribution_is_the_references():
+    """k uniform in {2, 3}, a uniform k-subset of the 5 parts, t uniform in [7, 11], t0
+    uniform in [0, 16 - t]: the frequencies of 4000 draws against their expectations."""
+    fmt = get_format('kinect25')
+    names = list(fmt.parts)
+    g = torch.Generator().manual_seed(0)
+    draws = 4000
+    subsets, spans, starts = {}, {}, {}
+    part_hits = torch.zeros(len(names))
+    for _ in range(draws):
+        mask = skelemix_mask(fmt.parts, 25, 16, (2, 3), (7, 11), generator=g)
+        joints = set(mask.any(dim=0).nonzero().flatten().tolist())
+        chosen = tuple(i for i, p in enumerate(names) if set(fmt.parts[p]) <= joints)
+        subsets[chosen] = subsets.get(chosen, 0) + 1
+        part_hits[list(chosen)] += 1
+        frames = mask.any(dim=1).nonzero().flatten()
+        t, t0 = len(frames), int(frames[0])
+        spans[t] = spans.get(t, 0) + 1
+        starts[(t, t0)] = starts.get((t, t0), 0) + 1
+    # every subset of 2 or 3 parts, each 1/2 * 1/10 of the draws (binomial sd ~ 14)
+    assert len(subsets) == 20 and all(len(c) in (2, 3) for c in subsets)
+    assert all(abs(c - draws / 20) < 5 * (draws / 20) ** 0.5 for c in subsets.values())
+    # each part in half of the draws
+    assert (part_hits / draws - 0.5).abs().max() < 0.04
+    # t uniform over 7..11; the start uniform over its 17 - t positions
+    assert set(spans) == set(range(7, 12))
+    assert all(abs(c / draws - 0.2) < 0.03 for c in spans.values())
+    for t in range(7, 12):
+        assert {t0 for (tt, t0) in starts if tt == t} == set(range(0, 17 - t))

@@ -221,8 +221,17 @@ def test_algorithms_refuse_what_a_captured_step_cannot_do(monkeypatch):
 
     from .helpers import build
 
-    with pytest.raises(ValueError, match='SkeleMixCLR cannot use cuda_graph_step: it draws'):
-        build('SkeleMixCLR', cuda_graph_step=True)
+    # SkeleMixCLR draws its mixing on the device (since 2026-12-01): capturable
+    assert build('SkeleMixCLR', cuda_graph_step=True).step_graph is not None
+    # an algorithm that declares an obstacle is refused with it
+    from msclr_mm.models.algorithms import SkeletonCLR
+
+    class HostDrawn(SkeletonCLR):
+        step_graph_obstacle = 'it draws on the host'
+
+    monkeypatch.setitem(base_moco.MODELS._module_dict, 'HostDrawn', HostDrawn)
+    with pytest.raises(ValueError, match='HostDrawn cannot use cuda_graph_step: it draws on'):
+        build('HostDrawn', cuda_graph_step=True)
     with pytest.raises(ValueError, match='exclude_own_keys'):
         build('SkeletonCLR', cuda_graph_step=True, exclude_own_keys=True)
     model = build('AimCLR', cuda_graph_step=dict(warmup=3))
