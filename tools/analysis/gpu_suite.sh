@@ -19,7 +19,8 @@
 # machine without a package index) are installed to /tmp/site first. The exit status is 0
 # only if every stage succeeded; the last line names the stages that failed.
 # Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_WARMUP,
-# STEP_VARIANTS, GRAPH_STEPS, GRAPH_VARIANT, EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra
+# STEP_VARIANTS, GRAPH_STEPS, GRAPH_VARIANT, GRAPH_CFG (the graph stage's config, e.g. an
+# MS-SkeleMixCLR recipe; default the MS-AimCLR one), EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra
 # --cfg-options of the recipe), GCN_ARGS, SUPERVISED_ARGS, *_TIMEOUT; defaults below.
 set -uo pipefail
 OUT=${OUT:-work_dirs/gpu_suite}
@@ -72,7 +73,7 @@ stage_gcn() {
 stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a mismatch)
     local rc=0 run
     for run in noise_floor check; do
-        $PY tools/analysis/check_step_graph.py $CFG --device $DEVICE --synthetic $STEP_CLIPS \
+        $PY tools/analysis/check_step_graph.py ${GRAPH_CFG:-$CFG} --device $DEVICE --synthetic $STEP_CLIPS \
             --synthetic-dir $SYN --steps $GRAPH_STEPS --variant ${GRAPH_VARIANT:-cl+bal} \
             $([[ $run == noise_floor ]] && echo --noise-floor --timed 3) \
             --json-out "$OUT/graph_$run.json" ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"} || rc=1

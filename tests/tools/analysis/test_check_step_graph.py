@@ -2,22 +2,31 @@
 
 import os.path as osp
 
+import pytest
 import torch
 
 from ...conftest import REPO_ROOT, run_tool_json
-from . import NTU60_RECIPE as CONFIG
-from . import synthetic_args, tiny_trunk_options
+from . import NTU60_RECIPE, synthetic_args, tiny_trunk_options
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'check_step_graph.py')
+MS_SKELEMIXCLR = osp.join(
+    REPO_ROOT,
+    'configs',
+    'msclr',
+    'msskelemixclr_1xb128-joint-64f-kinect25+smplx42-300e_ntu60-xsub.py',
+)
 
 
-def test_check_step_graph_on_cpu(tmp_path):
+@pytest.mark.parametrize(
+    'config', [NTU60_RECIPE, MS_SKELEMIXCLR], ids=['msaimclr', 'msskelemixclr']
+)
+def test_check_step_graph_on_cpu(tmp_path, config):
     if torch.cuda.is_available():
         return
     report = run_tool_json(
         [
             TOOL,
-            CONFIG,
+            config,
             '--device',
             'cpu',
             *synthetic_args(tmp_path, clips=16, batch_size=4),
