@@ -350,13 +350,13 @@ def build_report(
     kind, note = epoch_note(epoch_kind, checkpoint)
     if scores not in SCORE_KINDS:
         raise ValueError(f'scores={scores!r}: expected one of {SCORE_KINDS}')
-    kind_of_scores = scores
-    scores = {
-        s: d if isinstance(d, DumpScores) else read_dump(d, trusted=trusted, scores=scores)
-        for s, d in dumps.items()
-    }
-    scores = align_dumps(scores)
-    labels = next(iter(scores.values())).labels
+    streams = align_dumps(
+        {
+            s: d if isinstance(d, DumpScores) else read_dump(d, trusted=trusted, scores=scores)
+            for s, d in dumps.items()
+        }
+    )
+    labels = next(iter(streams.values())).labels
     rows: List[Dict[str, Any]] = []
 
     def add(stream: str, skeleton: str, s: np.ndarray, keep: np.ndarray | None = None) -> None:
@@ -366,34 +366,34 @@ def build_report(
         m = accuracy_metrics(s[keep], labels[keep])
         rows.append(dict(stream=stream, skeleton=skeleton, clips=int(keep.sum()), **m))
 
-    for stream, d in scores.items():
+    for stream, d in streams.items():
         for fmt, s in d.per_format.items():
             have = ~np.isnan(s).any(axis=1)
             add(stream, fmt, np.nan_to_num(s), have)
         add(stream, 'ensemble', d.pred_score)
-    if len(scores) > 1:
+    if len(streams) > 1:
         coeffs = dict(DEFAULT_STREAM_COEFFS if coeffs is None else coeffs)
-        missing = [s for s in scores if s not in coeffs]
+        missing = [s for s in streams if s not in coeffs]
         if missing:
             raise KeyError(
                 f'no fusion coefficient for streams {missing}; give one per stream (--coeffs)'
             )
-        common = set.intersection(*(set(d.per_format) for d in scores.values()))
-        for fmt in next(iter(scores.values())).per_format:
+        common = set.intersection(*(set(d.per_format) for d in streams.values()))
+        for fmt in next(iter(streams.values())).per_format:
             if fmt not in common:
                 continue
-            per = {s: d.per_format[fmt] for s, d in scores.items()}
+            per = {s: d.per_format[fmt] for s, d in streams.items()}
             have = np.all([~np.isnan(v).any(axis=1) for v in per.values()], axis=0)
             fused = fuse_streams({s: np.nan_to_num(v) for s, v in per.items()}, coeffs)
             add('fusion', fmt, fused, have)
-        if all(d.per_format for d in scores.values()):
-            fused = fuse_streams({s: d.per_format for s, d in scores.items()}, coeffs)
+        if all(d.per_format for d in streams.values()):
+            fused = fuse_streams({s: d.per_format for s, d in streams.items()}, coeffs)
         else:
-            fused = fuse_streams({s: d.pred_score for s, d in scores.items()}, coeffs)
+            fused = fuse_streams({s: d.pred_score for s, d in streams.items()}, coeffs)
         add('fusion', 'ensemble', fused)
-        note += ' Fusion coefficients ' + ':'.join(scores) + ' = '
-        note += ':'.join(f'{coeffs[s]:g}' for s in scores) + '.'
-    if kind_of_scores == 'logits':
+        note += ' Fusion coefficients ' + ':'.join(streams) + ' = '
+        note += ':'.join(f'{coeffs[s]:g}' for s in streams) + '.'
+    if scores == 'logits':
         note += ' Scores: raw logits (ensembles and fusion on logits, as the reference code).'
     return Report(rows, kind, note)
 

@@ -239,12 +239,10 @@ def multi_skeleton_collate(
         spread = [i for i in rows if not isinstance(kinds[i], BatchFormat)]
         chosen = {}
         if per_batch:
-            cands = [data_batch[i]['inputs'][view]['format'] for i in per_batch]
-            fmt = batch_format(view, cands, data_batch, per_batch)
+            fmt = batch_format(view, [kinds[i] for i in per_batch], data_batch, per_batch)
             chosen.update((i, fmt) for i in per_batch)
         if spread:
-            cands = [tuple(data_batch[i]['inputs'][view]['format']) for i in spread]
-            chosen.update(zip(spread, balanced_formats(cands)))
+            chosen.update(zip(spread, balanced_formats([tuple(kinds[i]) for i in spread])))
         for i in rows:
             fmt = chosen[i]
             groups[view][fmt].append((i, data_batch[i]['inputs'][view]['keypoint'][fmt]))
