@@ -11,7 +11,8 @@
 # steps, so that the 'batch' rule's four format pairs are each captured before timing
 # with gs); `env graph step` fits
 # one 10-minute call; add bf16+cl+bal+cg+fuse via STEP_VARIANTS when time allows), supervised
-# (bench_supervised.py), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
+# (bench_supervised.py), host (bench_host.py: the training loop with a null model step, what
+# the host alone allows in seq/s; about a minute), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
 # the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
 # loss curves and kNN). Results go to $OUT (default work_dirs/gpu_suite): one log per stage.
@@ -19,7 +20,7 @@
 # machine without a package index) are installed to /tmp/site first. The exit status is 0
 # only if every stage succeeded; the last line names the stages that failed.
 # Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_WARMUP,
-# STEP_VARIANTS, GRAPH_STEPS, GRAPH_VARIANT, GRAPH_CFG (the graph stage's config, e.g. an
+# STEP_VARIANTS, HOST_ITERS, HOST_WARMUP, GRAPH_STEPS, GRAPH_VARIANT, GRAPH_CFG (the graph stage's config, e.g. an
 # MS-SkeleMixCLR recipe; default the MS-AimCLR one), EPOCH_CLIPS, EPOCH_VARIANT, CFG_OPTS (extra
 # --cfg-options of the recipe), GCN_ARGS, SUPERVISED_ARGS, *_TIMEOUT; defaults below.
 set -uo pipefail
@@ -79,6 +80,11 @@ stage_graph() {  # float32, eager trunk: a correctness check first (exit 1 on a 
             --json-out "$OUT/graph_$run.json" ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"} || rc=1
     done
     return $rc
+}
+stage_host() {  # the host side alone: loop, hooks, DataLoader and copies with a null model step
+    $PY tools/analysis/bench_host.py $CFG --synthetic $STEP_CLIPS --synthetic-dir $SYN \
+        --num-workers $WORKERS --iters ${HOST_ITERS:-45} --warmup ${HOST_WARMUP:-10} \
+        --work-dir $RUNS/host --json-out "$OUT/host.json" ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_supervised() {
     local rc=0
@@ -160,7 +166,7 @@ fi
 for s in $STAGES; do
     echo "=== stage $s $(date +%T)"
     if ! declare -F stage_$s >/dev/null; then
-        echo "unknown stage '$s' (env gcn graph step epoch supervised numerics)"
+        echo "unknown stage '$s' (env gcn graph step host epoch supervised numerics)"
         FAILED+=("$s")
         continue
     fi

@@ -28,6 +28,8 @@ def run_suite(tmp_path, *stages, **env):
         STEP_ITERS='1',
         STEP_WARMUP='1',
         GRAPH_STEPS='2',
+        HOST_ITERS='3',
+        HOST_WARMUP='1',
         EPOCH_CLIPS='16',
         # channels 16, 32: torch 2.13's oneDNN crashes on a CPU in the weight gradient of a
         # strided channels-last 1x1 convolution from fewer than 16 to 16 channels (README)
@@ -51,7 +53,7 @@ def run_suite(tmp_path, *stages, **env):
 
 @pytest.mark.slow
 def test_every_stage_runs_and_hands_its_results_on(tmp_path):
-    proc = run_suite(tmp_path, 'env', 'gcn', 'graph', 'step', 'epoch', 'supervised')
+    proc = run_suite(tmp_path, 'env', 'gcn', 'graph', 'step', 'host', 'epoch', 'supervised')
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith('=== done') and 'failed' not in last
@@ -67,6 +69,9 @@ def test_every_stage_runs_and_hands_its_results_on(tmp_path):
     step = json.loads((out / 'step.json').read_text())
     assert list(step['variants']) == ['baseline', 'bf16+cl+bat+fuse+gs+cudnn+dense']
     assert all(v['full_loop_seq_per_s'] > 0 and 'profile' in v for v in step['variants'].values())
+    host = json.loads((out / 'host.json').read_text())
+    assert host['loader']['iters'] == 3 and host['loader']['num_workers'] == 1
+    assert host['replay']['seq_per_s'] > 0
     # the epoch stage trained one epoch of its own data with the faster variant's options
     epoch_log = (out / 'epoch.log').read_text()
     assert 'epoch variant options: ' in epoch_log and 'epoch_wall_s' in epoch_log
