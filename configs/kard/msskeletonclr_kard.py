@@ -24,7 +24,7 @@ train_dataloader = dict(
         pipeline=[
             dict(type='SampleFormatViews', rule='random'),
             dict(type='SampleSkeletonFrames', clip_len=clip_len),
-            dict(type='GatherSkeletonViews'),
+            dict(type='GatherSkeletonViews', dtype='float16'),  # as in _base_ (exact)
             dict(type='PackMultiSkeletonInputs'),
         ]
     )
@@ -32,7 +32,7 @@ train_dataloader = dict(
 eval_pipeline = [
     dict(type='AllFormatViews'),
     dict(type='SampleSkeletonFrames', clip_len=clip_len, test_mode=True),
-    dict(type='GatherSkeletonViews'),
+    dict(type='GatherSkeletonViews', dtype='float16'),
     dict(type='PackMultiSkeletonInputs'),
 ]
 val_dataloader = dict(

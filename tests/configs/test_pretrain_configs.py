@@ -252,3 +252,18 @@ def test_demo_configs_train_end_to_end(tmp_path):
         assert '"knn/top1"' in text and '"loss_nce"' in text, path
         assert text.count('"loss_nce"') == 2, path  # logged every iteration: 2 iterations
         assert glob.glob(str(work / 'best_knn_top1_epoch_1.pth')), path
+
+
+@pytest.mark.parametrize(
+    'path', [*NTU_CONFIGS, *DEMO_CONFIGS, osp.join('configs', 'kard', 'msskeletonclr_kard.py')]
+)
+def test_half_precision_batches_go_only_to_the_skeleton_preprocessor(path):
+    """float16 batches (GatherSkeletonViews) are only safe where the preprocessor casts."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
+    pipelines = [cfg.train_dataloader.dataset.pipeline]
+    if cfg.get('val_dataloader'):
+        val = cfg.val_dataloader.dataset
+        pipelines += [val.bank.pipeline, val.query.pipeline] if 'bank' in val else [val.pipeline]
+    dtypes = {t.get('dtype') for p in pipelines for t in p if t['type'] == 'GatherSkeletonViews'}
+    assert dtypes == {'float16'}
+    assert cfg.model.data_preprocessor.type == 'SkeletonDataPreprocessor'

@@ -74,18 +74,32 @@ class GatherSkeletonViews(BaseTransform):
 
     Required keys: ``skeletons`` (format -> ``(T, M, V, C)``), ``view_formats``,
     ``frame_inds`` ``(S, L)``.
-    Added keys: ``views`` (view -> ``{'format': name, 'keypoint': float32 (M, L, V, C)}``,
-    or ``(S, M, L, V, C)`` when ``S > 1``; for a view given a tuple of candidate formats
+    Added keys: ``views`` (view -> ``{'format': name, 'keypoint': (M, L, V, C)}`` of
+    ``dtype``, or ``(S, M, L, V, C)`` when ``S > 1``; for a view given a tuple of candidate formats
     (rule ``'balanced'``), ``'format'`` is the tuple and ``'keypoint'`` a dict per format).
     Two views of the same format share one array (read-only use).
 
     Args:
         drop_skeletons (bool): Remove ``skeletons`` after gathering. Defaults to True.
+        dtype (str): The gathered arrays' type: ``'float32'`` (what mmaction2's pose
+            pipelines produce) or ``'float16'``, the type of
+            :class:`~msclr_mm.datasets.MultiSkeletonDataset`'s store, so the same values
+            exactly at half the bytes through collate, shared memory, pinning and the
+            host-to-device copy; :class:`~msclr_mm.models.SkeletonDataPreprocessor` casts
+            to float32 on the device, before anything computes with them. Only for
+            pipelines whose batches go to that preprocessor. Defaults to ``'float32'``.
 
     """
 
-    def __init__(self, drop_skeletons: bool = True) -> None:
+    DTYPES = ('float32', 'float16')
+
+    def __init__(self, drop_skeletons: bool = True, dtype: str = 'float32') -> None:
+        if dtype not in self.DTYPES:
+            raise ValueError(
+                f'GatherSkeletonViews: dtype must be one of {self.DTYPES}, got {dtype!r}'
+            )
         self.drop_skeletons = drop_skeletons
+        self.dtype = dtype
 
     def transform(self, results: Dict) -> Dict:
         """Add ``views``.
@@ -105,7 +119,7 @@ class GatherSkeletonViews(BaseTransform):
             for name in (fmt,) if isinstance(fmt, str) else fmt:
                 if name not in gathered:
                     x = skeletons[name][inds]  # (S, L, M, V, C)
-                    x = np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4), dtype=np.float32)
+                    x = np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4), dtype=self.dtype)
                     gathered[name] = x[0] if len(x) == 1 else x
             if isinstance(fmt, str):
                 views[view] = dict(format=fmt, keypoint=gathered[fmt])
@@ -118,4 +132,6 @@ class GatherSkeletonViews(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(drop_skeletons={self.drop_skeletons})'
+        return (
+            f'{self.__class__.__name__}(drop_skeletons={self.drop_skeletons}, dtype={self.dtype!r})'
+        )

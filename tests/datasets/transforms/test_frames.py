@@ -54,6 +54,23 @@ def test_gather_applies_the_same_frames_to_every_format():
     np.testing.assert_array_equal(k['keypoint'][0, :, 0, 0], inds * 2)
 
 
+def test_gather_in_float16_keeps_the_stores_values():
+    rng = np.random.default_rng(0)
+    skel = {'a': rng.normal(size=(20, 2, 25, 3)).astype(np.float16)}
+    results = dict(skeletons=skel, view_formats=dict(q='a', k='a'), valid_frames=20)
+    results = SampleSkeletonFrames(clip_len=8)(results)
+    half = GatherSkeletonViews(dtype='float16')(dict(results, skeletons=skel))
+    full = GatherSkeletonViews()(dict(results, skeletons=skel))
+    x = half['views']['q']['keypoint']
+    assert x.dtype == np.float16 and x.flags.c_contiguous and x.shape == (2, 8, 25, 3)
+    np.testing.assert_array_equal(x.astype(np.float32), full['views']['q']['keypoint'])
+    assert "dtype='float16'" in repr(GatherSkeletonViews(dtype='float16'))
+    with pytest.raises(
+        ValueError, match=r"dtype must be one of \('float32', 'float16'\), got 'int8'"
+    ):
+        GatherSkeletonViews(dtype='int8')
+
+
 def test_gather_multi_clip_shape():
     skel = {'a': np.zeros((12, 2, 25, 3), np.float16)}
     r = SampleSkeletonFrames(clip_len=4, num_clips=3, test_mode=True)(

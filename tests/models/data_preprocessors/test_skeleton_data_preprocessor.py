@@ -85,6 +85,26 @@ def test_output_follows_the_contract():
             assert not torch.allclose(group['keypoint'], src['keypoint'].float())
 
 
+def test_half_precision_batches_give_the_same_views_as_float32():
+    """GatherSkeletonViews(dtype='float16') batches: same values, so the same augmented views."""
+    half = batch()
+    for groups in half['inputs'].values():
+        for group in groups.values():
+            group['keypoint'] = group['keypoint'].half()
+    full = batch()
+    for view, groups in full['inputs'].items():
+        for fmt, group in groups.items():
+            group['keypoint'] = half['inputs'][view][fmt]['keypoint'].float()
+    out_half, out_full = (
+        keypoints(aimclr(seed=3)(half, True)),
+        keypoints(aimclr(seed=3)(full, True)),
+    )
+    assert set(out_half) == set(out_full)
+    for key in out_full:
+        assert out_half[key].dtype == torch.float32
+        assert torch.equal(out_half[key], out_full[key]), key
+
+
 def test_same_seed_same_augmentation_and_the_generator_advances():
     a, b = aimclr(seed=7), aimclr(seed=7)
     first_a, first_b = keypoints(a(batch(), True)), keypoints(b(batch(), True))
