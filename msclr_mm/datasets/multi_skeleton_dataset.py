@@ -46,6 +46,18 @@ def freeze_inherited_objects() -> bool:
     return True
 
 
+def split_family(name: str) -> str:
+    """The benchmark a split belongs to: the part before its last ``_``, else ``''``.
+
+    Args:
+        name (str): A split name (``'xsub_train'``, ``'xset_val'``, ``'train'``).
+
+    Returns:
+        str: ``'xsub'``, ``'xset'``, ``''``: splits of one family partition the same clips.
+    """
+    return name.rsplit('_', 1)[0] if '_' in name else ''
+
+
 @DATASETS.register_module()
 class MultiSkeletonDataset(BaseDataset):
     """Clips joined on ``frame_dir`` across one annotation pickle per skeleton format.
@@ -180,6 +192,8 @@ class MultiSkeletonDataset(BaseDataset):
                     )
                 order.extend(s.split[self.split])
         order = list(dict.fromkeys(order))
+        if self.split is not None:
+            self._check_split_agreement(order)
 
         data_list, dropped = [], []
         for fd in order:
@@ -251,6 +265,41 @@ class MultiSkeletonDataset(BaseDataset):
         if self.repeat_per_format and not self.test_mode:
             return len(self.format_names)
         return 1
+
+    def _check_split_agreement(self, order: List[str]) -> None:
+        """Refuse a clip of this split that another format files under another split.
+
+        The split is the union of the formats' lists (so a clip missing from one format
+        can be dropped or kept, ``missing``); a clip that one format puts in
+        ``xsub_train`` and another in ``xsub_val`` would be trained on and evaluated on,
+        silently. Only splits of the same family are compared (:func:`split_family`:
+        ``xsub_train`` and ``xsub_val``, not ``xview_val``, which legitimately shares
+        clips with ``xsub_train``). Raises :class:`AnnotationError` naming the clip, both
+        formats and their splits. A format that holds the clip in no such split is not an
+        error.
+        """
+        wanted = {name: set(s.split[self.split]) for name, s in self.stores.items()}
+        family = split_family(self.split)
+        for fd in order:
+            holders = [n for n, s in self.stores.items() if fd in s.row_of]
+            listed = [n for n in holders if fd in wanted[n]]
+            elsewhere = [n for n in holders if fd not in wanted[n]]
+            for name in elsewhere if listed else ():
+                others = sorted(
+                    k
+                    for k, v in self.stores[name].split.items()
+                    if k != self.split and split_family(k) == family and fd in v
+                )
+                if others:  # (a format that lists the clip in no such split leaks nothing)
+                    raise AnnotationError(
+                        self.ann_files[name],
+                        f'the clip is in split {self.split!r} of {listed} but this format '
+                        f'lists it under {others}; expected every format to put each clip in '
+                        'the same split (otherwise it is both trained and evaluated on)',
+                        frame_dir=fd,
+                        field='split',
+                        fmt=name,
+                    )
 
     def __len__(self) -> int:
         return self.num_clips * self.repeats

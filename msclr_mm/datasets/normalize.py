@@ -11,9 +11,13 @@ Steps, in this order:
 1. **2D image size.** x and y are divided by the same number, ``max(W, H)`` of the image
    (``fmt.image_size`` if the format fixes it, else the clip's ``img_shape = (H, W)``), so
    the aspect ratio is kept. The score is kept as it is as the third channel.
-2. **Centre.** The origin is the mean of ``fmt.center_joints`` (``(fmt.center,)`` unless
-   the format sets it, e.g. the hip midpoint for COCO/BlazePose) in the first non-empty
-   frame of the first non-empty person. One origin per clip, so translation over time
+2. **Centre.** The *main person* is the first non-empty person (the converters put the
+   most active one first). The origin is the mean of ``fmt.center_joints`` (``(fmt.center,)``
+   unless the format sets it, e.g. the hip midpoint for COCO/BlazePose) in the main
+   person's first frame in which all of those joints are present (a detector's missed
+   joint is stored as 0 and must not drag the origin to the image corner); failing that,
+   the first such frame of any person; failing that, the mean of the present joints in the
+   main person's first non-empty frame. One origin per clip, so translation over time
    (walking, jumping) is kept.
 3. **Scale** (needs ``fmt.scale_joints = (hips, shoulders)``). For every person-frame in
    which all those joints are present, the torso length ``|mean(shoulders) - mean(hips)|``;
@@ -22,13 +26,19 @@ Steps, in this order:
    (m, mm, px) disappear and a torso is 1 long. Without ``scale_joints`` or a usable frame
    the scale is 1.
 4. **Facing (3D only, needs ``scale_joints``).** A rotation ``R`` (proper, det = +1) about
-   the origin such that the median torso direction (hip midpoint -> shoulder midpoint)
-   points along +y ("up") and the median left -> right vector (right hip minus left hip;
-   the shoulders if the hips have no left/right pair) is orthogonalised against up and
-   points along +x; z = x cross y. Left joints are those of ``scale_joints`` that lie in
-   ``parts['left_leg']`` or ``parts['left_arm']``; their right partners are given by
-   ``fmt.flip``. This brings y-up sensor frames (Kinect) and y-down camera frames
-   (MeTRAbs/OpenCV) and any camera yaw onto one footing.
+   the origin such that the main person's mean torso direction (unit vectors hip
+   midpoint -> shoulder midpoint, averaged over its frames) points along +y ("up") and
+   its mean left -> right direction (right hip minus left hip; the shoulders if the hips
+   have no left/right pair) is orthogonalised against up and points along +x; z = x
+   cross y. Only the main person: in a two-person clip the persons face different ways,
+   and a direction pooled over both is no body's (it made the result depend on the
+   camera's yaw). Means of unit vectors, not component-wise medians (version 1): they
+   commute with rotations, so a clip seen from any camera normalises to the same array.
+   If the main person has no frame with all the joints needed, all persons are pooled.
+   Left joints are those of ``scale_joints`` that lie in ``parts['left_leg']`` or
+   ``parts['left_arm']``; their right partners are given by ``fmt.flip``. This brings
+   y-up sensor frames (Kinect) and y-down camera frames (MeTRAbs/OpenCV) and any camera
+   yaw onto one footing.
 5. Missing joints are set back to exactly 0 (score 0 for 2D); persons beyond
    ``num_person`` are dropped, missing ones are zero-padded.
 
@@ -44,7 +54,9 @@ import numpy as np
 
 from ..skeletons import SkeletonFormat
 
-NORMALIZATION_VERSION = 1
+# 2 (2026-12-01): origin from present centre joints; facing from the main person's mean
+# directions (1: component-wise medians over every person)
+NORMALIZATION_VERSION = 2
 
 
 def _present(xyz: np.ndarray, score: np.ndarray | None) -> np.ndarray:
@@ -81,6 +93,55 @@ def _group_mean(xyz: np.ndarray, present: np.ndarray, joints: Sequence[int]):
     """Mean over ``joints`` of ``xyz (M, T, V, D)`` and whether all of them are present."""
     j = list(joints)
     return xyz[:, :, j].mean(axis=2), present[:, :, j].all(axis=2)
+
+
+def clip_origin(
+    xyz: np.ndarray, present: np.ndarray, center_joints: Sequence[int], main: int
+) -> np.ndarray:
+    """The clip's origin (step 2 of the module doc).
+
+    Args:
+        xyz (np.ndarray): ``(M, T, V, D)`` coordinates.
+        present (np.ndarray): ``(M, T, V)`` joint presence.
+        center_joints (Sequence[int]): The format's centre joints.
+        main (int): The main person (the first non-empty one).
+
+    Returns:
+        np.ndarray: ``(D,)``, the mean of the centre joints in the main person's first
+        frame where all of them are present, else in the first such frame of any person,
+        else the mean of the present joints of the main person's first non-empty frame.
+
+    """
+    c = list(center_joints)
+    complete = present[:, :, c].all(axis=2)  # (M, T)
+    if complete[main].any():
+        return xyz[main, int(np.argmax(complete[main])), c].mean(axis=0)
+    if complete.any():
+        m, t = np.unravel_index(int(np.argmax(complete)), complete.shape)
+        return xyz[m, t, c].mean(axis=0)
+    t = int(np.argmax(present[main].any(axis=1)))
+    return xyz[main, t][present[main, t]].mean(axis=0)
+
+
+def mean_direction(vectors: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Mean of the unit vectors of ``vectors (K, D)``: each frame counts at most 1.
+
+    Unlike a component-wise median it commutes with rotations (the facing of a rotated
+    clip is the rotated facing), and one wild frame moves it by at most ``2 / K``.
+
+    Args:
+        vectors (np.ndarray): ``(K, D)``; zero-length rows are skipped.
+        eps (float): Zero-length threshold. Defaults to 1e-8.
+
+    Returns:
+        np.ndarray: ``(D,)``, not normalised (zero if every row has zero length).
+
+    """
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    keep = norm[:, 0] > eps
+    if not keep.any():
+        return np.zeros(vectors.shape[-1])
+    return (vectors[keep] / norm[keep]).mean(axis=0)
 
 
 def facing_rotation(up: np.ndarray, across: np.ndarray, eps: float = 1e-8) -> np.ndarray | None:
@@ -159,29 +220,30 @@ def normalize_clip(
 
     nonempty = present.any(axis=2)  # (M, T)
     if nonempty.any() and not raw:
-        m0 = int(np.argmax(nonempty.any(axis=1)))
-        t0 = int(np.argmax(nonempty[m0]))
-        origin = xyz[m0, t0, list(fmt.center_joints)].mean(axis=0)
-        xyz -= origin
+        m0 = int(np.argmax(nonempty.any(axis=1)))  # the main person
+        xyz -= clip_origin(xyz, present, fmt.center_joints, m0)
         if fmt.scale_joints is not None:
             hips, hips_ok = _group_mean(xyz, present, fmt.scale_joints[0])
             shoulders, sh_ok = _group_mean(xyz, present, fmt.scale_joints[1])
-            ok = hips_ok & sh_ok
-            torso = (shoulders - hips)[ok]  # (K, D)
-            if len(torso):
-                length = float(np.median(np.linalg.norm(torso, axis=-1)))
+            ok = hips_ok & sh_ok  # (M, T)
+            torso = shoulders - hips  # (M, T, D)
+            if ok.any():
+                length = float(np.median(np.linalg.norm(torso[ok], axis=-1)))
                 if length > 1e-8:
                     xyz /= length
+                    torso /= length
                 if align and not fmt.is_2d:
                     left, right = left_right_pairs(fmt)
                     if left:
                         lm, l_ok = _group_mean(xyz, present, left)
                         rm, r_ok = _group_mean(xyz, present, right)
-                        lr_ok = l_ok & r_ok
-                        if lr_ok.any():
-                            R = facing_rotation(
-                                np.median(torso, axis=0), np.median((rm - lm)[lr_ok], axis=0)
-                            )
+                        both = ok & l_ok & r_ok  # (M, T)
+                        if both[m0].any():  # the main person's frames
+                            up, across = torso[m0][both[m0]], (rm - lm)[m0][both[m0]]
+                        else:  # all persons' (the main one has no usable frame)
+                            up, across = torso[both], (rm - lm)[both]
+                        if len(up):
+                            R = facing_rotation(mean_direction(up), mean_direction(across))
                             if R is not None:
                                 xyz = xyz @ R.T
     xyz[~present] = 0

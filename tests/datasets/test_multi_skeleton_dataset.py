@@ -153,6 +153,30 @@ def test_labels_must_agree_across_formats(two_files):
         MultiSkeletonDataset(files, cache_dir=str(tmp / 'c'))
 
 
+def test_splits_must_agree_across_formats(two_files):
+    """A clip in one format's train split and another's val split would leak."""
+    tmp, k, s = two_files
+    train, val = sorted(s['split'])[0], sorted(s['split'])[1]
+    moved = s['split'][train].pop(0)
+    s['split'][val].append(moved)
+    files = dict(kinect25=write(tmp / 'k.pkl', k), smpl24=write(tmp / 's.pkl', s))
+    for split in (train, val):
+        with pytest.raises(AnnotationError, match='expected every format to put each clip') as e:
+            MultiSkeletonDataset(files, split=split, cache_dir=str(tmp / 'c'))
+        assert e.value.frame_dir == moved and e.value.field == 'split'
+    assert 's.pkl' in e.value.path or 'k.pkl' in e.value.path
+    # a format that files the clip under no split of this benchmark leaks nothing (another
+    # benchmark's splits, e.g. x-view's for x-sub, legitimately share clips)
+    s['split'][val].remove(moved)
+    s['split']['xview_val'] = [moved]
+    files['smpl24'] = write(tmp / 's2.pkl', s)
+    ds = MultiSkeletonDataset(files, split=train, cache_dir=str(tmp / 'c'))
+    assert moved in [ds.get_data_info(i)['frame_dir'] for i in range(ds.num_clips)]
+    from msclr_mm.datasets.multi_skeleton_dataset import split_family
+
+    assert [split_family(n) for n in ('xsub_train', 'xset_val', 'train')] == ['xsub', 'xset', '']
+
+
 def test_bad_file_is_reported_at_load(two_files):
     tmp, k, s = two_files
     s['annotations'][4]['keypoint'][0, 1, 2, 0] = np.nan

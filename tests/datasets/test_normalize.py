@@ -146,3 +146,69 @@ def test_canonical_orientation_of_real_ntu_3d_and_2d(shared_data):
         assert (n3[:, head, 1] - n3[:, base, 1]).mean() > 1.0, path
         assert (n2[:, left, 0] - n2[:, right, 0]).mean() > 0.3, path
         assert (n2[:, head, 1] - n2[:, base, 1]).mean() < -1.0, path
+
+
+def random_rotation(seed):
+    """A proper 3D rotation drawn from a seed (QR of a Gaussian matrix)."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def test_two_persons_facing_each_other_are_aligned_on_the_main_one():
+    """The facing rotation must not depend on where the camera stood (two-person clips).
+
+    Pooling both persons' left->right vectors (they point opposite ways) made the output
+    follow the camera's yaw; the main person's alone removes it.
+    """
+    fmt = get_format('kinect25')
+    P0 = canonical_skeleton(fmt, T=6)
+    other = P0 @ rot_y(np.pi).T + np.array([0.0, 0.0, 1.2])  # facing person 0, 1.2 m away
+    clip = np.stack([P0, other])
+    outs = [
+        normalize_clip((clip - 0.3) @ random_rotation(seed).T * 1000.0, fmt) for seed in range(4)
+    ]
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], atol=2e-3)
+    origin = P0[0, list(fmt.center_joints)].mean(axis=0)
+    np.testing.assert_allclose(outs[0][0], (P0 - origin) / 0.5, atol=2e-3)  # main one canonical
+
+
+def test_real_two_person_clip_is_rotation_invariant(shared_data):
+    import os.path as osp
+
+    from msclr_mm.datasets.converters.ntu import convert_skeleton_file
+
+    path = osp.join(shared_data, 'ntu_raw', 'S001C003P008R002A058.skeleton')
+    a3, _ = convert_skeleton_file(path, 25, (1920, 1080))
+    kp = a3['keypoint'].astype(np.float64)
+    assert kp.shape[0] == 2 and (np.abs(kp[1]).sum() > 0)
+    present = np.any(kp != 0, axis=-1, keepdims=True)
+    ref = normalize_clip(kp, get_format('kinect25'))
+    # before 2026-12-01 (component-wise medians pooled over both persons) up to 0.2 apart
+    for seed in range(6):
+        turned = np.where(present, kp @ random_rotation(seed).T, 0.0)
+        np.testing.assert_allclose(normalize_clip(turned, get_format('kinect25')), ref, atol=1e-4)
+
+
+def test_origin_skips_a_frame_whose_centre_joint_was_missed():
+    """A detector's missed hip is stored as 0: it must not become the origin's half."""
+    fmt = get_format('coco17')
+    rng = np.random.default_rng(0)
+    uv = rng.uniform(400, 600, size=(1, 4, 17, 2))
+    score = np.ones((1, 4, 17))
+    hips = list(fmt.center_joints)
+    uv[0, 0, hips[0]] = 0  # left hip missed on the first frame
+    score[0, 0, hips[0]] = 0
+    out = normalize_clip(uv, fmt, score, img_shape=(1000, 1000), num_person=1)
+    # the origin is the hip midpoint of frame 1, the first frame with both hips
+    np.testing.assert_allclose(out[0, 1, hips, :2].mean(0), 0, atol=1e-5)
+    assert (out[0, 0, hips[0]] == 0).all()
+    # no centre joint in any frame: the main person's first frame's present joints
+    none = score.copy()
+    none[:, :, hips] = 0
+    uv2 = uv.copy()
+    uv2[:, :, hips] = 0
+    out2 = normalize_clip(uv2, fmt, none, img_shape=(1000, 1000), num_person=1)
+    present = none[0, 0] > 0
+    np.testing.assert_allclose(out2[0, 0, present, :2].mean(0), 0, atol=1e-5)

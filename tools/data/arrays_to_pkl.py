@@ -16,6 +16,7 @@ Example (MeTRAbs SMPL-X in millimetres):
 import argparse
 import os.path as osp
 import sys
+from collections import Counter
 from functools import partial
 
 from msclr_mm.datasets.converters.arrays import (
@@ -85,7 +86,7 @@ def main(argv=None):
                 + (f' and {len(unlabelled) - 10} more' if len(unlabelled) > 10 else '')
                 + ' (pass --allow-unlabelled to skip them)'
             )
-        dup = sorted({stem(f) for f in files if sum(stem(g) == stem(f) for g in files) > 1})
+        dup = sorted(name for name, n in Counter(stem(f) for f in files).items() if n > 1)
         if dup:
             raise ConversionError(f'{args.src_dir}: clips {dup} exist as both .npy and .npz')
     except ConversionError as exc:

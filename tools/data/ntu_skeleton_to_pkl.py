@@ -6,8 +6,11 @@ Writes ``OUT_DIR/kinect25.pkl`` (camera-space metres, keypoint ``(M, T, 25, 3)``
 NTU's colour frame is a mirror image, written as an ordinary camera sees it, ``u -> 1920 -
 u``, unless ``--colour-as-recorded``)
 holding the same clips with the same ``total_frames`` (the file header's frame count;
-frames where a body is absent are zeros). Up to ``--max-bodies`` bodies per clip, chosen by
-motion energy after the usual denoising (length and spread). Splits: ``xsub_*`` and
+frames where a body is absent are zeros). Up to ``--max-bodies`` actors per clip: after the
+usual denoising (length and spread) the bodies are assembled, most active first, into
+actors, a body whose frames do not overlap an actor's joining that actor's track (the
+Kinect tracker often gives one person a new body id mid-clip; SGN / CTR-GCN's
+``get_two_actors_points``). Splits: ``xsub_*`` and
 ``xview_*`` for NTU-60, ``xsub_*`` and ``xset_*`` for NTU-120 (auto-detected from the
 action numbers). Label = action - 1.
 
@@ -48,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--benchmark', choices=('auto', 'ntu60', 'ntu120'), default='auto', help='split rules'
     )
-    parser.add_argument('--max-bodies', type=int, default=2, help='bodies kept per clip (M)')
+    parser.add_argument('--max-bodies', type=int, default=2, help='actors (person slots M) kept per clip; a re-identified body joins its actor')
     parser.add_argument(
         '--min-frames', type=int, default=11, help='drop bodies seen on <= this many frames'
     )

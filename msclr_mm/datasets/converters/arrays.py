@@ -85,7 +85,8 @@ def array_to_annotation(
 
     Args:
         arr (np.ndarray): ``(T, V, C)`` or ``(M, T, V, C)``; 3D formats need ``C = 3``;
-            2D formats take ``C = 2`` (score 1 for every joint) or ``C = 3`` (x, y, score).
+            2D formats take ``C = 2`` (score 1 for every joint except those at exactly
+            ``(0, 0)``, missed or padding: score 0) or ``C = 3`` (x, y, score).
         frame_dir (str): Clip name.
         label (int): Class index.
         fmt (SkeletonFormat): The skeleton format.
@@ -139,7 +140,10 @@ def array_to_annotation(
     if not fmt.is_2d:
         ann['keypoint'] = arr
         return ann
-    score = arr[..., 2].copy() if C == 3 else np.ones((M, T, V), np.float32)
+    # 2 channels: a joint at exactly (0, 0) is a missed one (the zero padding of absent
+    # persons and frames, a detector's miss): score 0, so that it is not taken for a joint
+    # in the image corner; every other joint scores 1
+    score = arr[..., 2].copy() if C == 3 else np.any(arr != 0, axis=-1).astype(np.float32)
     score[bad] = 0
     if img_shape is None:
         if fmt.image_size is None:

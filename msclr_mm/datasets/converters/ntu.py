@@ -6,9 +6,13 @@ handRightConfidence handRightState isRestricted leanX leanY trackingState``), th
 count and one line of 12 fields per joint (``x y z depthX depthY colorX colorY
 orientationW orientationX orientationY orientationZ trackingState``).
 
-Body selection follows the usual NTU denoising: drop bodies seen on too few frames, drop
-bodies whose horizontal spread is implausibly large against their vertical spread on most
-frames (furniture, reflections), then keep the bodies with the largest motion energy.
+Body selection follows the usual NTU denoising (SGN / CTR-GCN
+``data/ntu/get_raw_denoised_data.py``): drop bodies seen on too few frames, drop bodies
+whose horizontal spread is implausibly large against their vertical spread on most frames
+(furniture, reflections), then assemble the remaining bodies, most active first, into up to
+``max_bodies`` actors, merging bodies whose frames do not overlap into one actor's track: the
+Kinect tracker often gives one person a new body id mid-clip, and such fragments must stay in
+one person slot.
 The number of joints and the 2D image size come from the skeleton formats
 (``kinect25`` / ``kinect25_2d``); nothing here names a joint.
 """
@@ -211,21 +215,19 @@ def motion_energy(body: NTUBody) -> float:
     return float(body.xyz.reshape(len(body.frames), -1).var(axis=0).sum())
 
 
-def select_bodies(
+def denoise_bodies(
     bodies: Sequence[NTUBody],
-    max_bodies: int = 2,
     min_frames: int = 11,
     spread_ratio: float = 0.8,
     max_noisy_fraction: float = 0.69,
 ) -> List[NTUBody]:
-    """Choose up to ``max_bodies`` bodies: denoise by length and spread, rank by motion.
+    """Drop noise bodies by length, then by spread; keep the input order.
 
     A step that would remove every remaining body is skipped, so a clip that has bodies
     keeps at least one.
 
     Args:
         bodies (Sequence[NTUBody]): All bodies of a clip.
-        max_bodies (int): Bodies to keep. Defaults to 2.
         min_frames (int): Bodies seen on ``<= min_frames`` frames are dropped. Defaults to
             11.
         spread_ratio (float): A frame is noisy when ``spread_x > spread_ratio *
@@ -234,16 +236,133 @@ def select_bodies(
             dropped. Defaults to 0.69.
 
     Returns:
-        list[NTUBody]: Kept bodies, largest motion energy first.
+        list[NTUBody]: The bodies that pass, in input order (the same objects).
 
     """
     kept = list(bodies)
     by_length = [b for b in kept if len(b.frames) > min_frames]
     kept = by_length or kept
     by_spread = [b for b in kept if spread_noise_ratio(b, spread_ratio) <= max_noisy_fraction]
-    kept = by_spread or kept
-    kept.sort(key=motion_energy, reverse=True)
-    return kept[:max_bodies]
+    return by_spread or kept
+
+
+def merge_bodies(bodies: Sequence[NTUBody]) -> NTUBody:
+    """Join bodies seen on disjoint frames into one track (one actor re-identified).
+
+    Args:
+        bodies (Sequence[NTUBody]): At least one body; no frame may hold two of them.
+
+    Returns:
+        NTUBody: The single input body itself when there is one; otherwise a new body whose
+        ``frames`` ``(F,)`` are the sorted union of the bodies' frames (``F`` = their total
+        count), ``joints`` ``(F, V, 12)`` the matching rows (so ``xyz``, ``color_xy`` and
+        ``tracking`` follow), and ``body_id`` the bodies' ids joined by ``'+'`` in order of
+        first frame.
+
+    Raises:
+        ValueError: When ``bodies`` is empty or two bodies share a frame.
+
+    """
+    if not bodies:
+        raise ValueError('merge_bodies needs at least one body')
+    if len(bodies) == 1:
+        return bodies[0]
+    ordered = sorted(bodies, key=lambda b: int(b.frames.min()) if len(b.frames) else 0)
+    frames = np.concatenate([b.frames for b in ordered]).astype(np.int64)
+    joints = np.concatenate([b.joints for b in ordered])
+    order = np.argsort(frames, kind='stable')
+    frames, joints = frames[order], joints[order]
+    if (np.diff(frames) == 0).any():
+        raise ValueError('merge_bodies: two bodies share a frame')
+    return NTUBody('+'.join(b.body_id for b in ordered), frames, joints)
+
+
+def assemble_actors(bodies: Sequence[NTUBody], max_bodies: int = 2) -> List[NTUBody]:
+    """Assemble denoised bodies into up to ``max_bodies`` actors by frame overlap.
+
+    Follows ``get_two_actors_points`` of the SGN / CTR-GCN NTU preprocessing
+    (``data/ntu/get_raw_denoised_data.py``): the bodies are taken by motion energy,
+    largest first (:func:`motion_energy`; a stable sort, so ties keep the input order);
+    actor 1 is the most active body; each following body joins the first actor whose frames
+    it does not overlap, starts a new actor when it overlaps all of them and fewer than
+    ``max_bodies`` exist, and is dropped otherwise. With ``max_bodies=2`` that is the
+    reference's rule (actor 2 is started by the first body overlapping actor 1). A person
+    whose body id changes mid-clip thus stays one actor with all its frames.
+
+    Where this differs from the reference:
+
+    - Overlap is judged on the actual frame sets (no shared frame), not on the
+      ``[first, last]`` frame spans. The reference counts a body touching an actor's span
+      at exactly one frame as not overlapping (its test is ``min(end1, end) - max(start1,
+      start) <= 0`` on inclusive spans) and overwrites that frame with the later, less
+      active body; here a frame holding both bodies means two skeletons at once, so they
+      are not merged. Spans would also block a fragment from filling a gap between two
+      fragments already merged (e.g. three fragments of one person with the middle one
+      the least active), which frame sets allow.
+    - The reference starts actor 2 from a virtual ``[0, 0]`` span and widens it with
+      ``min``/``max``, so actor 2's span always begins at frame 0 and a later body that
+      lies before actor 2's first body is wrongly judged overlapping; frame sets do not
+      have that artefact.
+    - ``max_bodies`` generalises the reference's fixed two actors (1 keeps actor 1 only).
+
+    Args:
+        bodies (Sequence[NTUBody]): Denoised bodies of a clip (see :func:`denoise_bodies`).
+        max_bodies (int): Actors to keep (``M`` at most). Defaults to 2.
+
+    Returns:
+        list[NTUBody]: The actors, actor 1 (the most active body's track) first; an actor
+        of one body is that body object itself, an actor of several is their
+        :func:`merge_bodies` (frames ``(F,)`` sorted, joints ``(F, V, 12)``).
+
+    """
+    ranked = sorted(bodies, key=motion_energy, reverse=True)
+    tracks: List[List[NTUBody]] = []
+    occupied: List[set] = []
+    for body in ranked:
+        frames = set(body.frames.tolist())
+        for track, used in zip(tracks, occupied):
+            if used.isdisjoint(frames):
+                track.append(body)
+                used |= frames
+                break
+        else:
+            if len(tracks) < max_bodies:
+                tracks.append([body])
+                occupied.append(frames)
+    return [merge_bodies(track) for track in tracks]
+
+
+def select_bodies(
+    bodies: Sequence[NTUBody],
+    max_bodies: int = 2,
+    min_frames: int = 11,
+    spread_ratio: float = 0.8,
+    max_noisy_fraction: float = 0.69,
+) -> List[NTUBody]:
+    """Choose up to ``max_bodies`` actors: denoise by length and spread, merge re-IDs.
+
+    :func:`denoise_bodies` then :func:`assemble_actors`: bodies whose frames do not overlap
+    (one person given a new body id by the tracker) are joined into one actor, so each
+    returned item is one person's track. Without any id change (every pair of kept bodies
+    shares a frame) this is the ``max_bodies`` most active bodies, as before.
+
+    Args:
+        bodies (Sequence[NTUBody]): All bodies of a clip.
+        max_bodies (int): Actors to keep. Defaults to 2.
+        min_frames (int): Bodies seen on ``<= min_frames`` frames are dropped. Defaults to
+            11.
+        spread_ratio (float): A frame is noisy when ``spread_x > spread_ratio *
+            spread_y``. Defaults to 0.8.
+        max_noisy_fraction (float): Bodies with more noisy frames than this fraction are
+            dropped. Defaults to 0.69.
+
+    Returns:
+        list[NTUBody]: At most ``max_bodies`` actors, the most active body's track first
+        (frames ``(F,)``, joints ``(F, V, 12)``; see :func:`assemble_actors`).
+
+    """
+    kept = denoise_bodies(bodies, min_frames, spread_ratio, max_noisy_fraction)
+    return assemble_actors(kept, max_bodies)
 
 
 def bodies_to_arrays(
@@ -252,10 +371,11 @@ def bodies_to_arrays(
     num_joints: int,
     tracking_scores: Dict[int, float] | None = None,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Place the selected bodies on the clip's time axis, zeros where a body is absent.
+    """Place the selected actors on the clip's time axis, zeros where an actor is absent.
 
     Args:
-        bodies (Sequence[NTUBody]): Selected bodies (``M`` of them).
+        bodies (Sequence[NTUBody]): Selected actors (``M`` of them, e.g. from
+            :func:`select_bodies`), one person slot each.
         num_frames (int): ``T`` from the file header.
         num_joints (int): ``V``.
         tracking_scores (dict[int, float], optional): trackingState -> score. Defaults to
@@ -307,7 +427,8 @@ def convert_skeleton_file(
         num_joints (int): Joints per body (``kinect25.num_joints``).
         image_size (tuple[int, int]): ``(width, height)`` of the colour frame
             (``kinect25_2d.image_size``).
-        max_bodies (int): Bodies to keep. Defaults to 2.
+        max_bodies (int): Actors (person slots ``M``) to keep at most; see
+            :func:`select_bodies`. Defaults to 2.
         min_frames (int): See :func:`select_bodies`. Defaults to 11.
         spread_ratio (float): See :func:`select_bodies`. Defaults to 0.8.
         unmirror_colour (bool): Mirror the colour pixels back to an ordinary camera's view

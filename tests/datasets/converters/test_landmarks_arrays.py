@@ -98,6 +98,26 @@ def test_array_to_annotation_checks_and_values():
     assert ann['img_shape'] == (480, 640)
 
 
+def test_two_channel_2d_arrays_score_zero_padding_and_misses_as_missing():
+    """(0, 0) is padding or a miss, not a joint in the image corner (score 0 there)."""
+    from msclr_mm.datasets.normalize import normalize_clip
+
+    coco = get_format('coco17')
+    xy = np.random.default_rng(1).uniform(200, 400, size=(2, 6, 17, 2))
+    xy[1] = 0  # an absent second person, zero-padded
+    xy[0, :2] = 0  # frames without a detection
+    xy[0, 3, 11] = 0  # one missed hip
+    ann = array_to_annotation(xy, 'c', 0, coco, img_shape=(480, 640))
+    score = ann['keypoint_score']
+    assert not score[1].any() and not score[0, :2].any() and score[0, 3, 11] == 0
+    assert score[0, 2:].sum() == 4 * 17 - 1
+    # so the normalised clip is centred on the person, not on the image corner
+    out = normalize_clip(ann['keypoint'], coco, score, ann['img_shape'], num_person=2)
+    hips = list(coco.center_joints)
+    np.testing.assert_allclose(out[0, 2, hips, :2].mean(0), 0, atol=1e-6)
+    assert not out[1].any()
+
+
 def test_load_format_spec_inline_json(tmp_path):
     spec = get_format('coco17').to_dict()
     spec['name'] = 'my_coco'

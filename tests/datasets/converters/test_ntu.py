@@ -7,6 +7,7 @@ from msclr_mm.datasets.converters.common import ConversionError
 from msclr_mm.datasets.converters.ntu import (
     NTU60_XSUB_TRAIN,
     NTU120_XSUB_TRAIN,
+    bodies_to_arrays,
     convert_skeleton_file,
     motion_energy,
     ntu_splits,
@@ -162,3 +163,230 @@ def test_splits_ntu60_and_ntu120():
     assert s['xset_train'] == [names120[2], names120[3]]  # setups 2 and 18
     assert 45 in NTU120_XSUB_TRAIN and 45 not in NTU60_XSUB_TRAIN
     assert len(NTU60_XSUB_TRAIN) == 20 and len(NTU120_XSUB_TRAIN) == 53
+
+
+# --- actors assembled across body-id changes (SGN / CTR-GCN get_two_actors_points) ---
+
+NTU_RAW_NAMES = [f'S001C001P001R001A{a:03d}' for a in range(1, 11)] + [TWO]
+
+
+def _old_select(bodies, max_bodies=2, min_frames=11, spread_ratio=0.8, max_noisy=0.69):
+    """The selection before actors were assembled: each body id its own person."""
+    kept = list(bodies)
+    kept = [b for b in kept if len(b.frames) > min_frames] or kept
+    kept = [b for b in kept if spread_noise_ratio(b, spread_ratio) <= max_noisy] or kept
+    kept.sort(key=motion_energy, reverse=True)
+    return kept[:max_bodies]
+
+
+def _relabel(src, dst, switches):
+    """Copy a .skeleton file, giving body ``old`` the id ``new`` from frame ``t`` on.
+
+    ``switches`` maps an old id to ``[(t, new), ...]`` (increasing ``t``).
+    """
+    lines = open(src).read().splitlines()
+    pos = 1
+    for t in range(int(lines[0])):
+        count = int(lines[pos])
+        pos += 1
+        for _ in range(count):
+            bid, rest = lines[pos].split(' ', 1)
+            new = bid
+            for start, new_id in switches.get(bid, []):
+                if t >= start:
+                    new = new_id
+            lines[pos] = f'{new} {rest}'
+            pos += 2 + int(lines[pos + 1])
+    with open(dst, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def _person(rng, t, x0, amp, period=4.0):
+    """(V, 12) joints of an upright person swaying around ``x0`` with amplitude ``amp``."""
+    return body_joints(rng, centre=(x0 + amp * np.sin(t / period), 0, 3))
+
+
+def _ids(schedule, t):
+    """The body id in force at frame ``t``: ``schedule`` = [(first_frame, id), ...]."""
+    return [bid for start, bid in schedule if t >= start][-1]
+
+
+def _clip(path, num_frames, people, extra=()):
+    """Write a clip: ``people`` = [(schedule, x0, amp(t)), ...]; ``extra`` = [(id, frames, x0, amp)]."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for t in range(num_frames):
+        bodies = [(_ids(s, t), _person(rng, t, x0, amp(t))) for s, x0, amp in people]
+        for bid, span, x0, amp in extra:
+            if t in span:
+                bodies.append((bid, _person(rng, t, x0, amp)))
+        frames.append(bodies)
+    write_skeleton(path, frames)
+    return frames
+
+
+def _present(kp3):
+    """(M, T) bool: the slot holds a skeleton on that frame."""
+    return np.abs(kp3).sum((2, 3)) > 0
+
+
+def test_one_id_switch_keeps_one_actor(tmp_path):
+    p1 = tmp_path / 'S001C001P001R001A001.skeleton'
+    p0 = tmp_path / 'S001C001P001R001A002.skeleton'
+    _clip(p1, 30, [([(0, '11'), (15, '12')], 0.0, lambda t: 0.3)])
+    _clip(p0, 30, [([(0, '11')], 0.0, lambda t: 0.3)])  # same data, one id
+    _, bodies = parse_skeleton_file(str(p1), V)
+    assert [b.body_id for b in bodies] == ['11', '12']
+    actors = select_bodies(bodies)
+    assert len(actors) == 1 and actors[0].body_id == '11+12'
+    np.testing.assert_array_equal(actors[0].frames, np.arange(30))
+    ann3, ann2 = convert_skeleton_file(str(p1), V, IMG)
+    ref3, ref2 = convert_skeleton_file(str(p0), V, IMG)
+    assert ann3['keypoint'].shape == (1, 30, V, 3)
+    assert _present(ann3['keypoint'])[0].all()
+    np.testing.assert_array_equal(ann3['keypoint'], ref3['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint'], ref2['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint_score'], ref2['keypoint_score'])
+
+
+def test_two_id_switches_keep_every_frame(tmp_path):
+    # 103 frames, new ids at 35 and 70; the middle fragment is the stillest, so it is
+    # merged last and must fill the gap between the two others (a span test would not)
+    p1 = tmp_path / 'S001C001P001R001A001.skeleton'
+    p0 = tmp_path / 'S001C001P001R001A002.skeleton'
+
+    def amp(t):
+        return 0.02 if 35 <= t < 70 else 0.4
+
+    _clip(p1, 103, [([(0, 'a'), (35, 'b'), (70, 'c')], 0.0, amp)])
+    _clip(p0, 103, [([(0, 'a')], 0.0, amp)])
+    _, bodies = parse_skeleton_file(str(p1), V)
+    by_id = {b.body_id: b for b in bodies}
+    assert motion_energy(by_id['b']) < min(motion_energy(by_id['a']), motion_energy(by_id['c']))
+    actors = select_bodies(bodies)
+    assert [a.body_id for a in actors] == ['a+b+c']
+    np.testing.assert_array_equal(actors[0].frames, np.arange(103))
+    # the joints follow their frames
+    for b in bodies:
+        np.testing.assert_array_equal(actors[0].joints[b.frames], b.joints)
+        np.testing.assert_array_equal(actors[0].xyz[b.frames], b.xyz)
+        np.testing.assert_array_equal(actors[0].tracking[b.frames], b.tracking)
+    ann3, ann2 = convert_skeleton_file(str(p1), V, IMG)
+    ref3, ref2 = convert_skeleton_file(str(p0), V, IMG)
+    assert ann3['keypoint'].shape == (1, 103, V, 3)
+    assert _present(ann3['keypoint'])[0].sum() == 103
+    np.testing.assert_array_equal(ann3['keypoint'], ref3['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint'], ref2['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint_score'], ref2['keypoint_score'])
+    # the old per-id selection kept two fragments in two slots and dropped the third
+    old = _old_select(bodies)
+    assert len(old) == 2 and sum(len(b.frames) for b in old) < 103
+
+
+@pytest.mark.parametrize('b_first', [False, True])
+def test_two_people_one_re_ided(tmp_path, b_first):
+    # person A at x=0 all along; person B at x=1.5 gets a new id at frame 20
+    p = tmp_path / 'S001C001P001R001A058.skeleton'
+    amp_a, amp_b = (0.1, 0.4) if b_first else (0.4, 0.1)
+    _clip(
+        p, 40, [([(0, 'A')], 0.0, lambda t: amp_a), ([(0, 'B1'), (20, 'B2')], 1.5, lambda t: amp_b)]
+    )
+    _, bodies = parse_skeleton_file(str(p), V)
+    actors = select_bodies(bodies)
+    expected = ['B1+B2', 'A'] if b_first else ['A', 'B1+B2']
+    assert [a.body_id for a in actors] == expected
+    ann3, _ = convert_skeleton_file(str(p), V, IMG)
+    kp = ann3['keypoint']
+    assert kp.shape == (2, 40, V, 3)
+    assert _present(kp).all()  # both slots hold a person on every frame
+    x = kp[..., 0].mean(-1)  # (M, T) mean joint x per slot
+    slot_b = 0 if b_first else 1
+    assert (np.abs(x[slot_b] - 1.5) < 0.6).all()  # B's slot is B on every frame
+    assert (np.abs(x[1 - slot_b]) < 0.6).all()  # A's slot is A on every frame
+
+
+def test_overlapping_extra_body_is_dropped(tmp_path):
+    # A and B (re-IDed at 20) overlap all along; C, an upright but stiller third body on
+    # frames 5..34, overlaps both actors and cannot merge: it is dropped
+    p = tmp_path / 'S001C001P001R001A058.skeleton'
+    _clip(
+        p,
+        40,
+        [([(0, 'A')], 0.0, lambda t: 0.4), ([(0, 'B1'), (20, 'B2')], 1.5, lambda t: 0.3)],
+        extra=[('C', range(5, 35), -1.5, 0.01)],
+    )
+    _, bodies = parse_skeleton_file(str(p), V)
+    assert len(select_bodies(bodies, min_frames=0, spread_ratio=1e9)) == 2  # C is no noise
+    actors = select_bodies(bodies)
+    assert [a.body_id for a in actors] == ['A', 'B1+B2']
+    assert [a.body_id for a in select_bodies(bodies, max_bodies=1)] == ['A']
+    three = select_bodies(bodies, max_bodies=3)
+    assert [a.body_id for a in three] == ['A', 'B1+B2', 'C']
+    ann3, _ = convert_skeleton_file(str(p), V, IMG)
+    assert ann3['keypoint'].shape == (2, 40, V, 3)
+    assert _present(ann3['keypoint']).all()
+    assert (ann3['keypoint'][..., 0].mean(-1) > -0.8).all()  # C (at x=-1.5) nowhere
+
+
+def test_selection_is_deterministic_and_keeps_objects(tmp_path):
+    p = tmp_path / 'S001C001P001R001A001.skeleton'
+    make_clip(p, num_frames=20, two=True, noise_body=True)
+    _, bodies = parse_skeleton_file(str(p), V)
+    first = select_bodies(bodies)
+    again = select_bodies(list(bodies))
+    assert [a.body_id for a in first] == [a.body_id for a in again] == ['111', '222']
+    by_id = {b.body_id: b for b in bodies}
+    assert first[0] is by_id['111'] and first[1] is by_id['222']  # single bodies as parsed
+
+
+@pytest.mark.parametrize('name', NTU_RAW_NAMES)
+def test_real_clips_unchanged_by_actor_assembly(shared_data, name):
+    path = osp.join(shared_data, 'ntu_raw', f'{name}.skeleton')
+    T, bodies = parse_skeleton_file(path, V)
+    old = _old_select(bodies)
+    new = select_bodies(bodies)
+    assert [b.body_id for b in new] == [b.body_id for b in old]
+    assert all(a is b for a, b in zip(new, old))
+    for got, want in zip(bodies_to_arrays(new, T, V), bodies_to_arrays(old, T, V)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_real_clip_with_two_id_switches(shared_data, tmp_path):
+    # the reviewer's case: the one-person clip A001 (103 frames), new ids at 35 and 70
+    name = 'S001C001P001R001A001'
+    src = osp.join(shared_data, 'ntu_raw', f'{name}.skeleton')
+    _, orig = parse_skeleton_file(src, V)
+    (bid,) = [b.body_id for b in orig]
+    dst = tmp_path / f'{name}.skeleton'
+    _relabel(src, dst, {bid: [(35, 'x35'), (70, 'x70')]})
+    _, bodies = parse_skeleton_file(str(dst), V)
+    assert [len(b.frames) for b in bodies] == [35, 35, 33]
+    assert sum(len(b.frames) for b in _old_select(bodies)) == 68  # the bug
+    ann3, ann2 = convert_skeleton_file(str(dst), V, IMG)
+    ref3, ref2 = convert_skeleton_file(src, V, IMG)
+    assert ann3['keypoint'].shape == (1, 103, V, 3)
+    assert _present(ann3['keypoint'])[0].all()
+    np.testing.assert_array_equal(ann3['keypoint'], ref3['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint'], ref2['keypoint'])
+    np.testing.assert_array_equal(ann2['keypoint_score'], ref2['keypoint_score'])
+
+
+def test_real_two_person_clip_with_id_switch(shared_data, tmp_path):
+    # one of the two persons of A058 gets a new id at frame 30: still the same two tracks
+    src = osp.join(shared_data, 'ntu_raw', f'{TWO}.skeleton')
+    _, orig = parse_skeleton_file(src, V)
+    first, second = (b.body_id for b in _old_select(orig))
+    dst = tmp_path / f'{TWO}.skeleton'
+    _relabel(src, dst, {second: [(30, 'new')]})
+    ann3, ann2 = convert_skeleton_file(str(dst), V, IMG)
+    ref3, ref2 = convert_skeleton_file(src, V, IMG)
+    assert ann3['keypoint'].shape == ref3['keypoint'].shape == (2, 70, V, 3)
+    assert _present(ann3['keypoint']).all()
+    # the same two tracks; the slot order follows the most active body, which may now be
+    # a fragment of the re-IDed person
+    _, bodies = parse_skeleton_file(str(dst), V)
+    top = max(bodies, key=motion_energy)
+    perm = [0, 1] if top.body_id == first else [1, 0]
+    np.testing.assert_array_equal(ann3['keypoint'], ref3['keypoint'][perm])
+    np.testing.assert_array_equal(ann2['keypoint'], ref2['keypoint'][perm])
+    np.testing.assert_array_equal(ann2['keypoint_score'], ref2['keypoint_score'][perm])
