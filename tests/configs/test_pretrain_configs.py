@@ -80,6 +80,12 @@ def test_ntu_config_matches_recipe(path):
     assert model.neck.get('with_bn', False) is plus
     assert frames == (64 if base_algo.startswith('skelemix') else 50)
     assert model.get('num_mixes', 1) == (3 if plus else 1)  # reference swap_params repeat
+    # SkeleMixCLR's reference encoder uses the AGCN partition (ntu_rgb_d.Graph 'spatial'),
+    # SkeletonCLR's and AimCLR's ST-GCN's
+    spatial = base_algo.startswith('skelemix')
+    assert model.backbone.get('graph_mode', 'stgcn_spatial') == (
+        'spatial' if spatial else 'stgcn_spatial'
+    )
     # the reference's weights_init on both query-side modules
     for part in (model.backbone, model.neck):
         assert part.init_cfg == [

@@ -37,9 +37,9 @@ class AimCLR(BaseMoCo):
     Logged: ``pos_sim`` / ``neg_sim`` / ``nce_acc`` of ``q`` (see
     :meth:`BaseMoCo.similarity_logs`), and ``mining`` (1.0 while mining).
 
-    Mining starts after epoch ``mining_epoch``: it is on when the current 0-based epoch
-    ``> mining_epoch``, the reference's ``epoch <= mining_epoch -> plain`` rule, so the same
-    number gives the same schedule. The epoch is read from mmengine's ``MessageHub``
+    Mining starts after ``mining_epoch`` plain epochs: it is on when the current 0-based
+    epoch ``>= mining_epoch``, i.e. the reference's 1-based ``epoch > mining_epoch`` rule,
+    so the same number gives the same schedule. The epoch is read from mmengine's ``MessageHub``
     (``get_info('epoch')``), which the default ``RuntimeInfoHook`` updates before every
     training epoch; no extra hook is needed. Outside a runner (or with an iteration-based
     loop) the epoch is 0 and mining stays off.
@@ -47,7 +47,9 @@ class AimCLR(BaseMoCo):
     Args:
         extreme_view (str): View with the extreme augmentation. Defaults to
             ``'query_extreme'``.
-        mining_epoch (int): Last epoch without mining (0-based). Defaults to 150.
+        mining_epoch (int): Plain epochs before mining; the first mining epoch is this
+            0-based epoch (the last one without mining is ``mining_epoch - 1``). Defaults
+            to 150.
         topk (int): Neighbours mined per branch. Defaults to 1.
         ddm_weight (float): Weight of each DDM term. Defaults to 0.5.
         **kwargs: See :class:`BaseMoCo`.
