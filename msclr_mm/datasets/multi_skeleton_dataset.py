@@ -68,7 +68,10 @@ class MultiSkeletonDataset(BaseDataset):
     one clip must cover the same frames (same ``total_frames``) and carry the same label.
 
     A sample given to the pipeline holds ``frame_dir``, ``label``, ``total_frames``,
-    ``valid_frames`` (frames up to the last non-empty one in any format), ``formats`` (the
+    ``valid_frames`` (frames up to the last non-empty one in any format; when some frame
+    before it holds no one in any format, e.g. before the first detection, instead the
+    number of frames that hold someone, listed in ``frame_index``, int64, ascending: only
+    those are sampled), ``formats`` (the
     formats this clip has, in the dataset's order), ``skeletons`` (format -> float16 view
     ``(T, M, V, 3)`` of the cache, no copy), ``epoch_format`` (the format whose repetition
     this index belongs to, see ``repeat_per_format``) and ``sample_idx``.
@@ -351,6 +354,18 @@ class MultiSkeletonDataset(BaseDataset):
         info['skeletons'] = {
             f: self.stores[f].clip(r) for f, r in zip(self.format_names, rows) if r >= 0
         }
+        # frames where no format holds anyone (before the first detection, gaps) are not
+        # sampled: the indices of the others, when there are such frames before the last
+        present = [
+            self.stores[f].frames_present(r) for f, r in zip(self.format_names, rows) if r >= 0
+        ]
+        anyone = present[0] if len(present) == 1 else np.logical_or.reduce(present)
+        valid = info['valid_frames']
+        if not anyone[:valid].all():
+            index = np.flatnonzero(anyone)
+            if len(index):
+                info['frame_index'] = index
+                info['valid_frames'] = len(index)
         info['epoch_format'] = self.format_names[(idx // n) % len(self.format_names)]
         info['sample_idx'] = clip
         return info

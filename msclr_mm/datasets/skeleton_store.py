@@ -5,6 +5,8 @@ The cache of one annotation file in one format is a folder
 
 * ``keypoint.npy``: float16 ``(sum_T, num_person, V, 3)``, every clip's frames one after
   the other (already normalised, see :mod:`msclr_mm.datasets.normalize`);
+* ``nonempty.npy``: bool ``(sum_T,)``, whether the frame holds a present joint of any
+  person (frames without a detection or a body are stored as zeros);
 * ``meta.npz``: ``frame_dir`` (str), ``label``, ``total_frames``, ``valid_frames`` (frames
   up to the last non-empty one) and ``offsets`` (``n + 1``; clip ``i`` is rows
   ``offsets[i]:offsets[i + 1]``) as int64, and ``split`` (JSON text).
@@ -40,6 +42,9 @@ from .annotations import (
 )
 from .normalize import NORMALIZATION_VERSION, normalize_clip
 
+#: Layout of a cache folder (2: with ``nonempty.npy``); part of the cache key.
+STORE_VERSION = 2
+
 
 def default_cache_dir() -> str:
     """``$MSCLR_MM_CACHE_DIR`` or ``{tempdir}/msclr_mm_cache``.
@@ -69,6 +74,7 @@ def cache_key(path: str, fmt: SkeletonFormat, settings: Dict[str, Any]) -> str:
             fmt=fmt.to_dict(),
             settings=settings,
             version=NORMALIZATION_VERSION,
+            layout=STORE_VERSION,
         ),
         sort_keys=True,
     )
@@ -87,6 +93,7 @@ class SkeletonStore:
         offsets (np.ndarray): int64 ``(n + 1,)``.
         frame_dir (np.ndarray): str ``(n,)``.
         label, total_frames, valid_frames (np.ndarray): int64 ``(n,)``.
+        nonempty (np.memmap): bool ``(sum_T,)``: the frame holds a present joint.
         split (dict[str, list[str]]): The file's splits.
 
     """
@@ -98,6 +105,7 @@ class SkeletonStore:
 
     def _open(self) -> None:
         self.keypoint = np.load(osp.join(self.folder, 'keypoint.npy'), mmap_mode='r')
+        self.nonempty = np.load(osp.join(self.folder, 'nonempty.npy'), mmap_mode='r')
         with np.load(osp.join(self.folder, 'meta.npz'), allow_pickle=False) as meta:
             self.offsets = meta['offsets']
             self.frame_dir = meta['frame_dir']
@@ -121,6 +129,18 @@ class SkeletonStore:
 
         """
         return self.keypoint[self.offsets[row] : self.offsets[row + 1]]
+
+    def frames_present(self, row: int) -> np.ndarray:
+        """Which frames of clip ``row`` hold a present joint: a bool view ``(T,)``.
+
+        Args:
+            row (int): The clip's row in this store.
+
+        Returns:
+            np.ndarray: The view (no copy).
+
+        """
+        return self.nonempty[self.offsets[row] : self.offsets[row + 1]]
 
     def __getstate__(self) -> Dict[str, Any]:
         return dict(folder=self.folder, fmt=self.fmt)
@@ -186,6 +206,9 @@ def build_store(
             dtype=np.float16,
             shape=(int(offsets[-1]), num_person, fmt.num_joints, 3),
         )
+        present = np.lib.format.open_memmap(
+            osp.join(tmp, 'nonempty.npy'), mode='w+', dtype=np.bool_, shape=(int(offsets[-1]),)
+        )
         valid = np.zeros(n, np.int64)
         for i, a in enumerate(anns):
             clip = normalize_clip(
@@ -198,11 +221,14 @@ def build_store(
                 raw=not normalize,
             )
             clip = clip.transpose(1, 0, 2, 3)  # (T, M, V, 3)
-            nonempty = np.flatnonzero(np.any(clip != 0, axis=(1, 2, 3)))
+            frames = np.any(clip != 0, axis=(1, 2, 3))
+            nonempty = np.flatnonzero(frames)
             valid[i] = nonempty[-1] + 1 if len(nonempty) else len(clip)
             kp[offsets[i] : offsets[i + 1]] = clip
+            present[offsets[i] : offsets[i + 1]] = frames
         kp.flush()
-        del kp
+        present.flush()
+        del kp, present
         np.savez(
             osp.join(tmp, 'meta.npz'),
             offsets=offsets,

@@ -177,6 +177,37 @@ def test_splits_must_agree_across_formats(two_files):
     assert [split_family(n) for n in ('xsub_train', 'xset_val', 'train')] == ['xsub', 'xset', '']
 
 
+def test_frames_without_anyone_are_not_sampled(two_files):
+    """Leading frames before the first detection and gaps are skipped (any format counts)."""
+    from msclr_mm.datasets.transforms import SampleSkeletonFrames
+
+    tmp, k, s = two_files
+    a_k, a_s = k['annotations'][0], s['annotations'][0]
+    T = a_k['total_frames']
+    empty = set(range(0, 8)) | set(range(20, 24))  # before the first detection, and a gap
+    for t in empty:
+        a_k['keypoint'][:, t] = 0
+        if t != 21:  # frame 21 still holds the person in smpl24: kept
+            a_s['keypoint'][:, t] = 0
+    files = dict(kinect25=write(tmp / 'k.pkl', k), smpl24=write(tmp / 's.pkl', s))
+    ds = MultiSkeletonDataset(files, cache_dir=str(tmp / 'c'))
+    row = next(
+        i for i in range(ds.num_clips) if ds.get_data_info(i)['frame_dir'] == a_k['frame_dir']
+    )
+    info = ds.get_data_info(row)
+    kept = [t for t in range(T) if t not in empty or t == 21]
+    np.testing.assert_array_equal(info['frame_index'], kept)
+    assert info['valid_frames'] == len(kept)
+    for sampler in (SampleSkeletonFrames(clip_len=50), SampleSkeletonFrames(50, 3, test_mode=True)):
+        for _ in range(20):
+            inds = sampler(dict(info))['frame_inds']
+            assert set(inds.ravel()) <= set(kept)
+    assert {7, 8, 24} & set(SampleSkeletonFrames(clip_len=T)(dict(info))['frame_inds'].ravel())
+    # a clip with someone on every frame up to the last keeps the plain path
+    other = ds.get_data_info(row + 1 if row + 1 < ds.num_clips else row - 1)
+    assert 'frame_index' not in other
+
+
 def test_bad_file_is_reported_at_load(two_files):
     tmp, k, s = two_files
     s['annotations'][4]['keypoint'][0, 1, 2, 0] = np.nan

@@ -18,9 +18,12 @@ class SampleSkeletonFrames(BaseTransform):
     position in test mode, where clip ``k`` of ``num_clips`` takes position
     ``(k + 0.5) / num_clips`` of every segment (deterministic, no random state). A clip
     shorter than ``clip_len`` repeats frames in order. The same indices are applied to
-    every view (format) of the sample by :class:`GatherSkeletonViews`.
+    every view (format) of the sample by :class:`GatherSkeletonViews`. When the sample has
+    ``frame_index`` (the frames that hold someone, from
+    :class:`~msclr_mm.datasets.MultiSkeletonDataset`), positions are drawn over those
+    ``valid_frames`` entries and mapped through it, so frames without a person are skipped.
 
-    Required keys: ``valid_frames``.
+    Required keys: ``valid_frames``; optional ``frame_index`` (int ``(valid_frames,)``).
     Added keys: ``frame_inds`` (int64 ``(num_clips, clip_len)``), ``clip_len``,
     ``num_clips``.
 
@@ -56,6 +59,9 @@ class SampleSkeletonFrames(BaseTransform):
             off = np.random.random_sample((self.num_clips, self.clip_len))
         pos = (self._base[None] + off) * (T / self.clip_len)
         inds = np.minimum(pos.astype(np.int64), T - 1)
+        index = results.get('frame_index')
+        if index is not None:
+            inds = np.asarray(index, np.int64)[inds]
         results['frame_inds'] = inds
         results['clip_len'] = self.clip_len
         results['num_clips'] = self.num_clips

@@ -71,6 +71,15 @@ def test_gather_in_float16_keeps_the_stores_values():
         GatherSkeletonViews(dtype='int8')
 
 
+def test_sampled_positions_go_through_the_frame_index():
+    index = np.array([3, 4, 9, 10, 11, 30])
+    r = SampleSkeletonFrames(clip_len=6, test_mode=True)(dict(valid_frames=6, frame_index=index))
+    np.testing.assert_array_equal(r['frame_inds'], [index])
+    r = SampleSkeletonFrames(clip_len=12)(dict(valid_frames=6, frame_index=index))
+    assert set(r['frame_inds'].ravel()) == set(index.tolist())
+    assert (np.diff(r['frame_inds'][0]) >= 0).all()
+
+
 def test_gather_multi_clip_shape():
     skel = {'a': np.zeros((12, 2, 25, 3), np.float16)}
     r = SampleSkeletonFrames(clip_len=4, num_clips=3, test_mode=True)(
