@@ -23,6 +23,7 @@ import os
 import os.path as osp
 import re
 import sys
+from collections import Counter
 from functools import partial
 
 import numpy as np
@@ -51,7 +52,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--formats', nargs='+', choices=FORMATS, default=list(FORMATS), help='pickles to write'
     )
-    parser.add_argument('--save-landmarks', help='also write raw landmarks per video here')
+    parser.add_argument(
+        '--save-landmarks',
+        help='also write raw landmarks per video here (existing ones only with --overwrite)',
+    )
     parser.add_argument(
         '--from-landmarks', action='store_true', help='SRC_DIR holds saved landmark .npz files'
     )
@@ -199,6 +203,16 @@ def main(argv=None):
                 raise ConversionError(NO_MEDIAPIPE)
             files = list_inputs(args.src_dir, VIDEO_SUFFIXES, 'videos')
         stems = [osp.splitext(osp.basename(f))[0] for f in files]
+        twice = sorted(n for n, c in Counter(stems).items() if c > 1)
+        if twice:
+            raise ConversionError(
+                f'{args.src_dir}: clips {twice[:10]} exist under several extensions; expected '
+                'one file per clip name (it becomes the frame_dir)'
+            )
+        if args.save_landmarks and not args.from_landmarks:
+            check_outputs(
+                [osp.join(args.save_landmarks, f'{stem}.npz') for stem in stems], args.overwrite
+            )
         if args.labels:
             rows = read_labels_csv(args.labels)
             unlabelled = [s for s in stems if s not in rows]

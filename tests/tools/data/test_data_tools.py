@@ -193,6 +193,40 @@ def test_video_without_mediapipe_fails_clearly(tmp_path, capsys):
     assert 'mediapipe==0.10.21' in capsys.readouterr().err
 
 
+def test_video_never_replaces_saved_landmarks_or_merges_two_videos(tmp_path, capsys, monkeypatch):
+    """--save-landmarks refuses existing files without --overwrite; a.mp4 + a.avi refused."""
+    video = tool('video_to_pkl')
+    T = 6
+    rng = np.random.default_rng(0)
+
+    def fake_extract(path, model_complexity=1):
+        return dict(
+            blaze33_2d=rng.uniform(10, 100, size=(T, 33, 3)).astype(np.float32),
+            blaze33_world=rng.normal(size=(T, 33, 3)).astype(np.float32),
+            found=np.ones(T, bool),
+            img_shape=np.array([240.0, 320.0]),
+        )
+
+    monkeypatch.setattr(video, 'mediapipe_available', lambda: True)
+    monkeypatch.setattr(video, 'extract_video', fake_extract)
+    src, lm = tmp_path / 'v', tmp_path / 'lm'
+    src.mkdir()
+    lm.mkdir()
+    (src / 'a_c001.mp4').write_bytes(b'')
+    (lm / 'a_c001.npz').write_bytes(b'user data')
+    args = [str(src), '--out-dir', str(tmp_path / 'o'), '--label-pattern', r'_c(\d+)']
+    assert video.main(args + ['--save-landmarks', str(lm)]) == 1
+    err = capsys.readouterr().err
+    assert 'a_c001.npz' in err and '--overwrite' in err
+    assert (lm / 'a_c001.npz').read_bytes() == b'user data'
+    assert not (tmp_path / 'o').exists()
+    assert video.main(args + ['--save-landmarks', str(lm), '--overwrite']) == 0
+    assert set(np.load(lm / 'a_c001.npz').files) == {'blaze33_2d', 'blaze33_world', 'found', 'img_shape'}
+    (src / 'a_c001.avi').write_bytes(b'')
+    assert video.main(args + ['--overwrite']) == 1
+    assert "clips ['a_c001'] exist under several extensions" in capsys.readouterr().err
+
+
 def test_video_with_mediapipe_matches_reference(tmp_path, shared_data):
     video = tool('video_to_pkl')
     if not video.mediapipe_available():
