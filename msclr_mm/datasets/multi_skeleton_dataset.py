@@ -14,6 +14,7 @@ from torch.utils.data import get_worker_info
 
 from ..skeletons import SkeletonFormat, get_format
 from .annotations import AnnotationError, check_alignment
+from .normalize import ALIGNS, CENTERS
 from .skeleton_store import SkeletonStore, build_store
 
 MISSING_POLICIES = ('drop', 'raise', 'keep')
@@ -98,7 +99,14 @@ class MultiSkeletonDataset(BaseDataset):
             Defaults to 2.
         normalize (bool): Canonical normalisation (centre, body-size scale, 3D facing, 2D
             image size). Defaults to True.
-        align (bool): The 3D facing rotation of the normalisation. Defaults to True.
+        align (bool | str): The 3D facing rotation of the normalisation: True (or
+            ``'clip'``), ``'frame'`` (also turn every frame about the vertical axis so that
+            its left -> right points to +x, as the references' ``y_rotation``) or False.
+            Defaults to True.
+        center (str): ``'clip'`` (one origin per clip: translation over time kept) or
+            ``'frame'`` (every frame on its own centre joints, as the references'
+            ``data_type='relative'``). See :mod:`msclr_mm.datasets.normalize`. Defaults to
+            ``'clip'``.
         cache_dir (str, optional): Where the normalised caches are written. Defaults to
             ``$MSCLR_MM_CACHE_DIR`` or ``{tempdir}/msclr_mm_cache``; never beside the input.
         gc_freeze_workers (bool): ``gc.freeze()`` in each DataLoader worker at its first
@@ -120,13 +128,19 @@ class MultiSkeletonDataset(BaseDataset):
         repeat_per_format: bool = True,
         num_person: int = 2,
         normalize: bool = True,
-        align: bool = True,
+        align: bool | str = True,
+        center: str = 'clip',
         cache_dir: str | None = None,
         gc_freeze_workers: bool = True,
         **kwargs: Any,
     ) -> None:
         if missing not in MISSING_POLICIES:
             raise ValueError(f'missing={missing!r}; expected one of {MISSING_POLICIES}')
+        if center not in CENTERS or align not in ALIGNS:
+            raise ValueError(
+                f'MultiSkeletonDataset: center={center!r}, align={align!r}; expected center '
+                f'in {CENTERS} and align in {ALIGNS}'
+            )
         if not ann_files:
             raise ValueError('ann_files is empty; expected {format_name: path, ...}')
         self.ann_files = dict(ann_files)
@@ -145,6 +159,7 @@ class MultiSkeletonDataset(BaseDataset):
         self.num_person = num_person
         self.normalize = normalize
         self.align = align
+        self.center = center
         self.cache_dir = cache_dir
         self.gc_freeze_workers = gc_freeze_workers
         self.stores: Dict[str, SkeletonStore] = {}
@@ -169,6 +184,7 @@ class MultiSkeletonDataset(BaseDataset):
                 num_person=self.num_person,
                 normalize=self.normalize,
                 align=self.align,
+                center=self.center,
             )
         light = {
             name: dict(

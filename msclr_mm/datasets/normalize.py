@@ -42,6 +42,16 @@ Steps, in this order:
 5. Missing joints are set back to exactly 0 (score 0 for 2D); persons beyond
    ``num_person`` are dropped, missing ones are zero-padded.
 
+Two options bring the input closer to the SkeletonCLR / AimCLR / SkeleMixCLR references,
+whose data come from CrosSCLR's ``feeder/preprocess_ntu.py`` (``data_type='relative'``,
+``y_rotation=True``): ``center='frame'`` subtracts, in every frame of every person, that
+frame's centre joints (step 2 per frame: global translation removed; a frame without its
+centre joints is centred on its present joints' mean), and ``align='frame'`` follows the
+clip's facing rotation (step 4) with a rotation of every frame of every person about the
+vertical axis that turns its left -> right direction (projected on the ground plane) to
++x. The reference also keeps metres (no step 3) and resizes the clip to 50 frames once;
+see README § Pretraining configs for the whole comparison.
+
 Everything is vectorised over persons and frames; :func:`normalize_clip` runs once per clip
 and per format when the cache is built, never per sample.
 """
@@ -57,6 +67,10 @@ from ..skeletons import SkeletonFormat
 # 2 (2026-12-01): origin from present centre joints; facing from the main person's mean
 # directions (1: component-wise medians over every person)
 NORMALIZATION_VERSION = 2
+
+#: ``center`` and ``align`` values of :func:`normalize_clip`.
+CENTERS = ('clip', 'frame')
+ALIGNS = (True, False, 'clip', 'frame')
 
 
 def _present(xyz: np.ndarray, score: np.ndarray | None) -> np.ndarray:
@@ -144,6 +158,57 @@ def mean_direction(vectors: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return (vectors[keep] / norm[keep]).mean(axis=0)
 
 
+def per_frame_center(xyz: np.ndarray, present: np.ndarray, center_joints: Sequence[int]):
+    """Every frame of every person minus its own centre (``center='frame'``).
+
+    Args:
+        xyz (np.ndarray): ``(M, T, V, D)``.
+        present (np.ndarray): ``(M, T, V)`` joint presence.
+        center_joints (Sequence[int]): The format's centre joints.
+
+    Returns:
+        np.ndarray: ``(M, T, V, D)``: the centre joints' mean subtracted where they are all
+        present, else the mean of the frame's present joints (empty frames unchanged).
+
+    """
+    c = list(center_joints)
+    complete = present[:, :, c].all(axis=2)  # (M, T)
+    count = present.sum(axis=2, keepdims=True)  # (M, T, 1)
+    fallback = (xyz * present[..., None]).sum(axis=2) / np.maximum(count, 1)
+    origin = np.where(complete[..., None], xyz[:, :, c].mean(axis=2), fallback)  # (M, T, D)
+    return xyz - origin[:, :, None]
+
+
+def per_frame_yaw(
+    xyz: np.ndarray, present: np.ndarray, left: Sequence[int], right: Sequence[int]
+) -> np.ndarray:
+    """Turn every frame of every person about +y so that its left -> right points to +x.
+
+    The 3D counterpart of the references' ``y_rotation`` (CrosSCLR's ``parallel_skeleton``,
+    which uses the shoulders and one sign for the whole clip); here the left/right joints
+    of :func:`left_right_pairs`, each frame its own angle, after the clip's facing.
+
+    Args:
+        xyz (np.ndarray): ``(M, T, V, 3)``, y up.
+        present (np.ndarray): ``(M, T, V)`` joint presence.
+        left (Sequence[int]): Left joints.
+        right (Sequence[int]): Their right partners.
+
+    Returns:
+        np.ndarray: ``(M, T, V, 3)``; frames without the left/right joints unchanged.
+
+    """
+    lm, l_ok = _group_mean(xyz, present, left)
+    rm, r_ok = _group_mean(xyz, present, right)
+    across = rm - lm  # (M, T, 3)
+    ok = l_ok & r_ok & (np.hypot(across[..., 0], across[..., 2]) > 1e-8)
+    angle = np.where(ok, np.arctan2(across[..., 2], across[..., 0]), 0.0)  # (M, T)
+    c, s = np.cos(angle)[..., None], np.sin(angle)[..., None]
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    # rotation by +angle about y maps (cos a, 0, sin a) to (1, 0, 0)
+    return np.stack([c * x + s * z, y, -s * x + c * z], axis=-1)
+
+
 def facing_rotation(up: np.ndarray, across: np.ndarray, eps: float = 1e-8) -> np.ndarray | None:
     """Rotation taking ``up`` to +y and ``across`` (orthogonalised) to +x.
 
@@ -176,8 +241,9 @@ def normalize_clip(
     keypoint_score: np.ndarray | None = None,
     img_shape: Sequence[int] | None = None,
     num_person: int = 2,
-    align: bool = True,
+    align: bool | str = True,
     raw: bool = False,
+    center: str = 'clip',
 ) -> np.ndarray:
     """Canonically normalise one clip (see the module docstring for the exact steps).
 
@@ -190,14 +256,22 @@ def normalize_clip(
             ``fmt.image_size``.
         num_person (int): Persons in the output (extra dropped, missing zero-padded).
             Defaults to 2.
-        align (bool): Apply the 3D facing rotation (step 4). Defaults to True.
+        align (bool | str): The 3D facing rotation (step 4): True or ``'clip'``; ``'frame'``
+            adds the per-frame rotation about the vertical axis (module doc); False skips
+            it. Defaults to True.
         raw (bool): Skip steps 1-4 (keep coordinates as stored; only pack the 2D score as
             the third channel and pad persons). Defaults to False.
+        center (str): ``'clip'`` (one origin per clip, step 2) or ``'frame'`` (every
+            frame of every person on its own centre joints). Defaults to ``'clip'``.
 
     Returns:
         np.ndarray: float32 ``(num_person, T, V, 3)``: x, y, z (3D) or x, y, score (2D).
 
     """
+    if center not in CENTERS:
+        raise ValueError(f'normalize_clip: center={center!r}; expected one of {CENTERS}')
+    if align not in ALIGNS:
+        raise ValueError(f'normalize_clip: align={align!r}; expected one of {ALIGNS}')
     kp = np.asarray(keypoint, dtype=np.float64)
     M, T, V, _ = kp.shape
     if fmt.is_2d:
@@ -246,6 +320,10 @@ def normalize_clip(
                             R = facing_rotation(mean_direction(up), mean_direction(across))
                             if R is not None:
                                 xyz = xyz @ R.T
+                        if align == 'frame':
+                            xyz = per_frame_yaw(xyz, present, left, right)
+        if center == 'frame':
+            xyz = per_frame_center(xyz, present, fmt.center_joints)
     xyz[~present] = 0
     out = np.zeros((num_person, T, V, 3), np.float32)
     m = min(M, num_person)

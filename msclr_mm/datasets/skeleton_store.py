@@ -159,7 +159,8 @@ def build_store(
     cache_dir: str | None = None,
     num_person: int = 2,
     normalize: bool = True,
-    align: bool = True,
+    align: bool | str = True,
+    center: str = 'clip',
 ) -> SkeletonStore:
     """Open the cache of ``path`` in ``fmt``, building it first when absent.
 
@@ -174,7 +175,10 @@ def build_store(
         num_person (int): Persons kept/padded to. Defaults to 2.
         normalize (bool): Apply the canonical normalisation (else only 2D channel packing
             and person padding). Defaults to True.
-        align (bool): Apply the 3D facing rotation. Defaults to True.
+        align (bool | str): The 3D facing rotation: True / ``'clip'``, ``'frame'`` (plus a
+            per-frame turn about the vertical) or False. Defaults to True.
+        center (str): ``'clip'`` or ``'frame'`` (see :func:`normalize_clip`). Defaults to
+            ``'clip'``.
 
     Returns:
         SkeletonStore: The opened store.
@@ -182,6 +186,8 @@ def build_store(
     """
     cache_dir = cache_dir or default_cache_dir()
     settings = dict(num_person=num_person, normalize=normalize, align=align)
+    if center != 'clip':  # (absent for the default: the existing caches keep their key)
+        settings['center'] = center
     if not osp.isfile(path):
         raise AnnotationError(
             path, 'file not found; expected an annotation pickle (.pkl)', fmt=fmt.name
@@ -219,6 +225,7 @@ def build_store(
                 num_person=num_person,
                 align=align,
                 raw=not normalize,
+                center=center,
             )
             clip = clip.transpose(1, 0, 2, 3)  # (T, M, V, 3)
             frames = np.any(clip != 0, axis=(1, 2, 3))

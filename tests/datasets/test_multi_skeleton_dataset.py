@@ -208,6 +208,21 @@ def test_frames_without_anyone_are_not_sampled(two_files):
     assert 'frame_index' not in other
 
 
+def test_reference_style_input_options(two_files):
+    tmp, k, s = two_files
+    files = dict(kinect25=write(tmp / 'k.pkl', k), smpl24=write(tmp / 's.pkl', s))
+    cache = str(tmp / 'c')
+    default = MultiSkeletonDataset(files, cache_dir=cache)
+    rel = MultiSkeletonDataset(files, cache_dir=cache, center='frame', align='frame')
+    assert rel.stores['kinect25'].folder != default.stores['kinect25'].folder
+    x = rel.get_data_info(0)['skeletons']['kinect25'].astype(np.float32)  # (T, M, V, 3)
+    c = list(get_format('kinect25').center_joints)
+    live = np.abs(x[:, 0]).sum((1, 2)) > 0
+    np.testing.assert_allclose(x[live, 0][:, c].mean(1), 0, atol=2e-3)
+    with pytest.raises(ValueError, match="MultiSkeletonDataset: center='root'"):
+        MultiSkeletonDataset(files, cache_dir=cache, center='root')
+
+
 def test_bad_file_is_reported_at_load(two_files):
     tmp, k, s = two_files
     s['annotations'][4]['keypoint'][0, 1, 2, 0] = np.nan

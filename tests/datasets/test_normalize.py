@@ -212,3 +212,30 @@ def test_origin_skips_a_frame_whose_centre_joint_was_missed():
     out2 = normalize_clip(uv2, fmt, none, img_shape=(1000, 1000), num_person=1)
     present = none[0, 0] > 0
     np.testing.assert_allclose(out2[0, 0, present, :2].mean(0), 0, atol=1e-5)
+
+
+def test_reference_style_per_frame_centre_and_yaw():
+    """center='frame' / align='frame': the references' relative, y-rotated input."""
+    fmt = get_format('kinect25')
+    T = 8
+    P0 = canonical_skeleton(fmt, T=T)  # walks along z
+    turn = np.linspace(0, 1.2, T)  # and turns about the vertical while walking
+    body = np.stack([P0[t] @ rot_y(turn[t]).T for t in range(T)])
+    raw = body * 1000.0 + np.array([300.0, -200.0, 3000.0])
+    out = normalize_clip(raw[None], fmt, num_person=1, center='frame', align='frame')[0]
+    c = list(fmt.center_joints)
+    np.testing.assert_allclose(out[:, c].mean(1), 0, atol=1e-5)  # every frame centred
+    left, right = left_right_pairs(fmt)
+    lr = out[:, list(right)].mean(1) - out[:, list(left)].mean(1)
+    np.testing.assert_allclose(lr[:, 2], 0, atol=1e-5)  # every frame faces the same way
+    assert (lr[:, 0] > 0).all()
+    # every frame is then the same body pose (the canonical one, centred)
+    expected = (P0[0] - P0[0, c].mean(0)) / 0.5
+    np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), atol=1e-4)
+    # the clip-level default keeps the walk and the turn
+    clip = normalize_clip(raw[None], fmt, num_person=1)[0]
+    assert np.abs(clip[:, c].mean(1)).max() > 0.5
+    with pytest.raises(ValueError, match="center='joint'"):
+        normalize_clip(raw[None], fmt, center='joint')
+    with pytest.raises(ValueError, match="align='yaw'"):
+        normalize_clip(raw[None], fmt, align='yaw')

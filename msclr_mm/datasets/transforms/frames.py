@@ -31,15 +31,22 @@ class SampleSkeletonFrames(BaseTransform):
         clip_len (int): Frames per clip. Defaults to 50.
         num_clips (int): Clips per sample (test-time multi-clip). Defaults to 1.
         test_mode (bool): Deterministic positions. Defaults to False.
+        jitter (bool): In training, a random position per segment; False takes the test
+            positions in training too (the segments' centres for one clip): every epoch
+            sees the same frames, as the references' clips resized once to ``clip_len``
+            frames. Defaults to True.
 
     """
 
-    def __init__(self, clip_len: int = 50, num_clips: int = 1, test_mode: bool = False) -> None:
+    def __init__(
+        self, clip_len: int = 50, num_clips: int = 1, test_mode: bool = False, jitter: bool = True
+    ) -> None:
         if clip_len < 1 or num_clips < 1:
             raise ValueError(f'clip_len={clip_len}, num_clips={num_clips}; expected >= 1')
         self.clip_len = clip_len
         self.num_clips = num_clips
         self.test_mode = test_mode
+        self.jitter = jitter
         self._base = np.arange(clip_len, dtype=np.float64)
 
     def transform(self, results: Dict) -> Dict:
@@ -53,7 +60,7 @@ class SampleSkeletonFrames(BaseTransform):
 
         """
         T = int(results['valid_frames'])
-        if self.test_mode:
+        if self.test_mode or not self.jitter:
             off = (np.arange(self.num_clips, dtype=np.float64)[:, None] + 0.5) / self.num_clips
         else:
             off = np.random.random_sample((self.num_clips, self.clip_len))
@@ -70,7 +77,7 @@ class SampleSkeletonFrames(BaseTransform):
     def __repr__(self) -> str:
         return (
             f'{self.__class__.__name__}(clip_len={self.clip_len}, num_clips={self.num_clips}, '
-            f'test_mode={self.test_mode})'
+            f'test_mode={self.test_mode}, jitter={self.jitter})'
         )
 
 

@@ -80,6 +80,15 @@ def test_sampled_positions_go_through_the_frame_index():
     assert (np.diff(r['frame_inds'][0]) >= 0).all()
 
 
+def test_no_jitter_takes_the_test_positions_in_training():
+    fixed = SampleSkeletonFrames(clip_len=10, jitter=False)
+    test = SampleSkeletonFrames(clip_len=10, test_mode=True)
+    draws = [fixed(dict(valid_frames=37))['frame_inds'] for _ in range(5)]
+    for d in draws:
+        np.testing.assert_array_equal(d, test(dict(valid_frames=37))['frame_inds'])
+    assert 'jitter=False' in repr(fixed)
+
+
 def test_gather_multi_clip_shape():
     skel = {'a': np.zeros((12, 2, 25, 3), np.float16)}
     r = SampleSkeletonFrames(clip_len=4, num_clips=3, test_mode=True)(
