@@ -31,7 +31,7 @@ WORK_DIR="${WORK_DIR:-work_dirs/demo}"
 STREAMS="${STREAMS:-joint bone motion}"
 DATA_DIR="data/demo"
 PRETRAIN_CONFIG="$REPO/configs/demo/msaimclr_demo.py"
-PROBE_PATTERN="$REPO/configs/eval/linear_1xb16-%s-50f-kinect25+smpl24+coco17-5e_demo.py"
+PROBE_PATTERN="$REPO/configs/eval/linear_1xb16-%s-32f-kinect25+smpl24+coco17-5e_demo.py"
 export PYTHONUNBUFFERED=1
 
 COMMON_OPTS=()

@@ -1,12 +1,14 @@
 # Linear evaluation of an MS-AimCLR (or any msclr_mm contrastive) encoder on NTU-60 x-sub:
 # the encoder is frozen and stays in eval mode (frozen_stages covers every block,
 # norm_eval=True), one linear classifier per skeleton format trains on that format's view
-# of each clip, and the test averages the formats' probabilities (the multi-skeleton
-# ensemble) over 10 clips. SGD lr 3.0 at batch 128 (24 at 1024), wd 0, 100 epochs, x0.1 at
-# 80 (SkeletonCLR/AimCLR linear_eval configs).
+# of each clip (the formats' cross-entropies are summed, as the MS-CLR reference's
+# linear_evaluation.py: each classifier trains at lr 3.0 as a single-format probe), and the
+# test averages the formats' probabilities (the multi-skeleton ensemble) over 10 clips. SGD
+# lr 3.0 at batch 128 (24 at 1024), wd 0, 100 epochs, x0.1 at 80 (SkeletonCLR/AimCLR
+# linear_eval configs, MS-CLR's linear_eval_multi_aimclr_*_ensemble.yaml).
 #
 #   python tools/train.py configs/eval/linear_1xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/msaimclr/epoch_300.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=PATH  (default: `pretrained` below)
 #   python tools/test.py CONFIG work_dirs/<probe>/epoch_100.pth --dump joint.pkl
 _base_ = [
     '../_base_/datasets/ntu60_xsub_eval.py',

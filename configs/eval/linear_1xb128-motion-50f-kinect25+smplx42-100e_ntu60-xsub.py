@@ -1,5 +1,12 @@
-# Linear evaluation on the motion stream (the format's own bones / frame differences, computed
-# by the data preprocessor); probe the motion-pretrained encoder, or the joint one.
+# Linear evaluation on the motion stream (frame differences, computed by the data
+# preprocessor) of the motion-pretrained MS-AimCLR encoder
+# (configs/msclr/msaimclr_1xb128-motion-50f-kinect25+smplx42-300e_ntu60-xsub.py): the papers'
+# 3-stream numbers fuse one encoder per stream. To probe the joint encoder on motions instead:
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = ['./linear_1xb128-joint-50f-kinect25+smplx42-100e_ntu60-xsub.py']
 
-model = dict(data_preprocessor=dict(stream='motion'))
+pretrained = 'work_dirs/msaimclr_1xb128-motion-50f-kinect25+smplx42-300e_ntu60-xsub/epoch_300.pth'
+model = dict(
+    data_preprocessor=dict(stream='motion'),
+    backbone=dict(init_cfg=dict(checkpoint=pretrained)),
+)

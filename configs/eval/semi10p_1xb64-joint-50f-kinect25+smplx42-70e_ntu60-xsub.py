@@ -4,18 +4,9 @@
 # process). Another draw: --cfg-options train_dataloader.dataset.seed=1.
 _base_ = ['./finetune_1xb64-joint-50f-kinect25+smplx42-70e_ntu60-xsub.py']
 
-labelled = dict(
-    type='MultiSkeletonDataset',
-    ann_files=dict(kinect25='data/ntu60/kinect25.pkl', smplx42='data/ntu60/smplx42.pkl'),
-    split='xsub_train',
-    repeat_per_format=False,
-    pipeline=[
-        dict(type='AllFormatViews'),
-        dict(type='SampleSkeletonFrames', clip_len=50, test_mode=True),
-        dict(type='GatherSkeletonViews'),
-        dict(type='PackMultiSkeletonInputs'),
-    ],
-)
+# the labelled clips: the fine-tune config's own training dataset (its formats, split,
+# clip length and persons, one entry per clip), of which a class-balanced subset is kept
+labelled = {{_base_.train_dataloader.dataset}}
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,

@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Sequence
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'demo', 'msaimclr_demo.py')
 PROBE_CONFIG = osp.join(
-    REPO, 'configs', 'eval', 'linear_1xb16-joint-50f-kinect25+smpl24+coco17-5e_demo.py'
+    REPO, 'configs', 'eval', 'linear_1xb16-joint-32f-kinect25+smpl24+coco17-5e_demo.py'
 )
 RUNS = ('fp32', 'bf16', 'fp32_seed2')
 

@@ -24,7 +24,11 @@ estimated in training.
 random encoder a pretraining starts from (the probes' baseline), e.g.
 ``model.backbone.init_cfg.checkpoint=PATH`` of a probe config.
 
-Checkpoints load weights-only; ``--trust-checkpoint`` opts in to full unpickling.
+Checkpoints load weights-only; ``--trust-checkpoint`` opts in to full unpickling. A
+checkpoint that does not hold every weight of the config's model with the model's shape
+(another backbone width, other formats, another queue length) is refused before anything
+runs, as ``tools/test.py`` refuses it (``check_checkpoint_matches``): mmengine's non-strict
+load would only warn, and the kNN would score a mostly random encoder.
 """
 
 import argparse
@@ -37,7 +41,12 @@ import tempfile
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import msclr_mm  # noqa: E402,F401  (applies the stack fixes, registers the plugin)
-from msclr_mm.utils.runner import DictAction, build_runner, merge_common_args  # noqa: E402
+from msclr_mm.utils.runner import (  # noqa: E402
+    DictAction,
+    build_runner,
+    check_checkpoint_matches,
+    merge_common_args,
+)
 
 
 def parse_args(argv=None):
@@ -201,9 +210,16 @@ def main(argv=None):
 
     Returns:
         dict: The metrics (``knn/top1``, ``knn/nn1``, ``knn/<fmt>_top1``, ...).
+
+    Raises:
+        SystemExit: The checkpoint does not fit the config's model (the message names the
+            file, the missing keys and those with another shape).
     """
     args = parse_args(argv)
     runner = build_runner(args, merge_args)
+    if args.checkpoint is not None:
+        # mmengine's load_from only warns on missing keys or other shapes: refuse instead
+        check_checkpoint_matches(runner.model, args.checkpoint)
     if args.random_init:
         # the same initialisation a training run with this seed starts from
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model

@@ -1,16 +1,21 @@
 # Labelled evaluation on the demo data (`python tools/data/make_demo_data.py --out-dir
 # data/demo`): linear probe, semi-supervised and fine-tuning. Every sample holds all of its
 # formats (`AllFormatViews`, one view per format named after it), so each format's
-# classifier trains on its own view of the same clip. Training sees one fixed 50-frame clip
-# per sample, as the SkeletonCLR/AimCLR linear-evaluation feeders (no shear, no temporal
-# crop, data pre-sampled to 50 frames); testing averages `num_clips` clips.
+# classifier trains on its own view of the same clip. Clips are fed as the demo pretraining
+# (`demo_pretrain.py`) fed them: 32 frames, one person (the NTU evaluation's 50 frames and
+# two persons would show the encoder inputs it never saw in pretraining, and pool over a
+# zero-padded second person). Training sees one fixed clip per sample, as the
+# SkeletonCLR/AimCLR linear-evaluation feeders (no shear, no temporal crop); testing
+# averages `num_clips` clips.
 data_root = 'data/demo'
 ann_files = dict(
     kinect25=f'{data_root}/kinect25.pkl',
     smpl24=f'{data_root}/smpl24.pkl',
     coco17=f'{data_root}/coco17.pkl',
 )
-clip_len = 50
+# as `demo_pretrain.py` (tests/configs/test_eval_configs.py checks it)
+clip_len = 32
+num_person = 1  # the demo clips hold one person
 num_classes = 10
 
 train_pipeline = [
@@ -36,6 +41,7 @@ train_dataloader = dict(
     dataset=dict(
         type='MultiSkeletonDataset',
         ann_files=ann_files,
+        num_person=num_person,
         split='xsub_train',
         repeat_per_format=False,
         pipeline=train_pipeline,
@@ -50,6 +56,7 @@ val_dataloader = dict(
     dataset=dict(
         type='MultiSkeletonDataset',
         ann_files=ann_files,
+        num_person=num_person,
         split='xsub_val',
         pipeline=val_pipeline,
         test_mode=True,
@@ -64,6 +71,7 @@ test_dataloader = dict(
     dataset=dict(
         type='MultiSkeletonDataset',
         ann_files=ann_files,
+        num_person=num_person,
         split='xsub_val',
         pipeline=test_pipeline,
         test_mode=True,

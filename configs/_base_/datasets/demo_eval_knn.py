@@ -1,13 +1,16 @@
 # kNN evaluation on the demo data: the train split is the memory bank, the val split is
-# queried (weighted kNN and 1-NN per format, `KNNMetric`). One fixed 50-frame clip per
-# sample, every format of the clip.
+# queried (weighted kNN and 1-NN per format, `KNNMetric`). One fixed clip per sample, every
+# format of the clip, fed as the demo pretraining (`demo_pretrain.py`) fed them: 32 frames,
+# one person.
 data_root = 'data/demo'
 ann_files = dict(
     kinect25=f'{data_root}/kinect25.pkl',
     smpl24=f'{data_root}/smpl24.pkl',
     coco17=f'{data_root}/coco17.pkl',
 )
-clip_len = 50
+# as `demo_pretrain.py` (tests/configs/test_eval_configs.py checks it)
+clip_len = 32
+num_person = 1  # the demo clips hold one person
 
 eval_pipeline = [
     dict(type='AllFormatViews'),
@@ -26,6 +29,7 @@ test_dataloader = dict(
         bank=dict(
             type='MultiSkeletonDataset',
             ann_files=ann_files,
+            num_person=num_person,
             split='xsub_train',
             pipeline=eval_pipeline,
             test_mode=True,
@@ -33,6 +37,7 @@ test_dataloader = dict(
         query=dict(
             type='MultiSkeletonDataset',
             ann_files=ann_files,
+            num_person=num_person,
             split='xsub_val',
             pipeline=eval_pipeline,
             test_mode=True,

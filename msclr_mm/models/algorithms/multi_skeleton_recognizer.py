@@ -32,9 +32,28 @@ class MultiSkeletonRecognizer(BaseModel):
     (view, format) group of the batch; a classifier per format (a copy of ``cls_head``, by
     default mmaction2's ``GCNHead``: global average pooling over ``M, T', V`` of the features
     ``(N, M, C, T', V)``, optional dropout, one linear layer) turns the features into class
-    scores. Training minimises the mean over the formats present in the batch of each
-    format's cross-entropy. Prediction averages the softmax probabilities of the formats
-    available for each clip (the multi-skeleton ensemble).
+    scores. Training minimises the sum over the formats present in the batch of each
+    format's cross-entropy (the MS-CLR reference's ``loss = sum(losses)``), so every
+    classifier receives exactly the gradient of its own cross-entropy and trains at the
+    configured learning rate, as a single-format probe would (lr 3.0 at batch 128 for the
+    papers' probe). Prediction averages the softmax probabilities of the formats available
+    for each clip (the multi-skeleton ensemble).
+
+    With a trainable encoder (fine-tuning, semi-supervised) the encoder receives the sum of
+    the ``F`` formats' gradients, ``F`` times the mean cross-entropy's gradient: at learning
+    rate ``lr`` it takes the step the mean would take at ``F * lr`` (about ``F`` times a
+    single-format encoder's step at ``lr`` when the formats' gradients agree). The fine-tune
+    configs therefore give the backbone ``lr_mult=1/F`` and ``decay_mult=F``
+    (``optim_wrapper.paramwise_cfg``): the encoder's SGD update (momentum, Nesterov and
+    weight decay included) is then exactly that of the mean cross-entropy at ``lr`` and the
+    configured weight decay (the single-format fine-tune recipe's step, as before the sum),
+    while each classifier trains at ``lr`` on its own cross-entropy.
+
+    With ``cls_head=None`` the model has no classifier: it is the encoder alone, whose
+    ``predict`` attaches ``pred_feature = {fmt: (C',)}`` (pooled over ``M, T', V`` and the
+    test clips) for ``KNNMetric``, as the contrastive algorithms' ``predict`` does. Its
+    state dict is the backbone's (``backbone.*``), so any pretraining checkpoint of the same
+    encoder loads into it, whatever its neck, queue or key encoder (kNN evaluation configs).
 
     Linear probing freezes the encoder through the backbone config
     (``frozen_stages=len(channels)``, ``norm_eval=True``); fine-tuning leaves it trainable.
@@ -49,9 +68,11 @@ class MultiSkeletonRecognizer(BaseModel):
     Args:
         backbone (dict): Config of the shared encoder. Its ``forward(x, fmt)`` maps
             ``(n, M, T, V, C)`` to ``(n, M, C', T', V)``.
-        cls_head (dict): Config of one format's classifier, copied per format. Needs
-            ``num_classes``; ``in_channels`` defaults to ``backbone.out_channels``; ``type``
-            defaults to ``'GCNHead'``. Its ``loss_cls`` computes each format's loss.
+        cls_head (dict, optional): Config of one format's classifier, copied per format.
+            Needs ``num_classes``; ``in_channels`` defaults to ``backbone.out_channels``;
+            ``type`` defaults to ``'GCNHead'``. Its ``loss_cls`` computes each format's loss.
+            Defaults to None: no classifier (the feature extractor for kNN evaluation: no
+            ``loss``, ``predict`` gives ``pred_feature``).
         formats (Sequence[str | dict], optional): Formats that get a classifier. Defaults to
             None: every format of the backbone (``backbone.formats``).
         feature_norm (bool): Normalise each format's pooled ``(n, C')`` features with a
@@ -69,7 +90,7 @@ class MultiSkeletonRecognizer(BaseModel):
     def __init__(
         self,
         backbone: Dict[str, Any],
-        cls_head: Dict[str, Any],
+        cls_head: Dict[str, Any] | None = None,
         formats: Sequence[Union[str, Dict[str, Any]]] | None = None,
         feature_norm: bool = False,
         data_preprocessor: Union[Dict[str, Any], nn.Module] | None = None,
@@ -98,6 +119,17 @@ class MultiSkeletonRecognizer(BaseModel):
                     f'MultiSkeletonRecognizer: formats {missing} are not served by the '
                     f'backbone, which serves {list(served)}'
                 )
+        self._format_names = names
+        if cls_head is None:  # the encoder alone: features for kNN evaluation
+            if feature_norm:
+                raise ValueError(
+                    'MultiSkeletonRecognizer: feature_norm=True needs a cls_head (it '
+                    'normalises the features before the linear layers); got cls_head=None'
+                )
+            self.num_classes = None
+            self.cls_heads = ModuleDict()
+            self.feature_norm = None
+            return
         if 'num_classes' not in cls_head:
             raise ValueError('MultiSkeletonRecognizer: cls_head needs num_classes')
         head_cfg = dict(type='GCNHead')
@@ -123,8 +155,13 @@ class MultiSkeletonRecognizer(BaseModel):
 
     @property
     def formats(self) -> List[str]:
-        """list[str]: The formats that have a classifier, in config order."""
-        return list(self.cls_heads)
+        """list[str]: The formats served (each with a classifier unless ``cls_head=None``)."""
+        return list(self._format_names)
+
+    @property
+    def has_classifier(self) -> bool:
+        """bool: False for ``cls_head=None`` (the encoder alone, for kNN evaluation)."""
+        return len(self.cls_heads) > 0
 
     # ------------------------------------------------------------------ batch helpers
     def _groups(self, inputs: Inputs) -> Iterator[Tuple[str, str, torch.Tensor, torch.Tensor]]:
@@ -136,10 +173,11 @@ class MultiSkeletonRecognizer(BaseModel):
             )
         for view, groups in inputs.items():
             for fmt, kp, index in iter_groups(groups, view):
-                if fmt not in self.cls_heads:
+                if fmt not in self._format_names:
+                    what = 'has no classifier' if self.has_classifier else 'is not served'
                     raise KeyError(
                         f"MultiSkeletonRecognizer: view '{view}' holds format '{fmt}', which "
-                        f'has no classifier; the recognizer has {self.formats}'
+                        f'{what}; the recognizer has {self.formats}'
                     )
                 if kp.dim() not in (5, 6):
                     raise ValueError(
@@ -159,6 +197,11 @@ class MultiSkeletonRecognizer(BaseModel):
 
     def _scores(self, keypoint: torch.Tensor, fmt: str) -> torch.Tensor:
         """Class scores (logits) of one group, ``(n, S, num_classes)``."""
+        if not self.has_classifier:
+            raise ValueError(
+                'MultiSkeletonRecognizer: no classifier (cls_head=None, the encoder alone '
+                'for kNN evaluation) to score with; predict() gives pred_feature instead'
+            )
         feats = self._encode(keypoint, fmt)
         n, s = feats.shape[:2]
         feats = feats.flatten(0, 1)  # (n * S, M, C, T', V)
@@ -238,7 +281,8 @@ class MultiSkeletonRecognizer(BaseModel):
         Returns:
             dict | list[ActionDataSample]: Losses (``'loss'``), data samples with predictions
             (``'predict'``), or ``{view: {fmt: {'cls_score': (n, S, num_classes), 'index':
-            (n,)}}}`` (``'tensor'``).
+            (n,)}}}`` (``'tensor'``; without classifiers, :meth:`extract_feat`'s
+            ``{view: {fmt: {'feat': (n, C'), 'index': (n,)}}}``).
 
         """
         if mode == 'loss':
@@ -246,6 +290,8 @@ class MultiSkeletonRecognizer(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
+            if not self.has_classifier:
+                return self.extract_feat(inputs)
             out: Dict[str, Dict[str, Dict[str, torch.Tensor]]] = {}
             for view, fmt, kp, index in self._groups(inputs):
                 out.setdefault(view, {})[fmt] = dict(cls_score=self._scores(kp, fmt), index=index)
@@ -283,9 +329,15 @@ class MultiSkeletonRecognizer(BaseModel):
         Returns:
             dict[str, Tensor]: ``loss_<fmt>`` (the cross-entropy of format ``fmt``, mean
             over its rows and clips) and ``top1_<fmt>`` (its training accuracy) for every
-            format in the batch. :meth:`parse_losses` averages the ``loss_<fmt>`` terms.
+            format in the batch. :meth:`parse_losses` sums the ``loss_<fmt>`` terms.
 
         """
+        if not self.has_classifier:
+            raise ValueError(
+                'MultiSkeletonRecognizer.loss: this model has no classifier (cls_head=None, '
+                'the encoder alone for kNN evaluation); set cls_head=dict(num_classes=...) '
+                'to train a probe'
+            )
         if not data_samples:
             raise ValueError('MultiSkeletonRecognizer.loss needs the data samples (gt_label)')
         scores: Dict[str, List[torch.Tensor]] = {}
@@ -311,21 +363,29 @@ class MultiSkeletonRecognizer(BaseModel):
     def parse_losses(
         self, losses: Dict[str, torch.Tensor]
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """Average the per-format losses (mmengine would sum every key containing 'loss').
+        """Sum the per-format losses into the loss to optimise; log each of them.
+
+        The sum, as the MS-CLR reference's linear evaluation (``loss = sum(losses)``): each
+        format's classifier gets exactly the gradient of its own cross-entropy, so it trains
+        at the optimiser's learning rate like a single-format probe (a mean would train each
+        of ``F`` classifiers at ``lr / F``). A trainable encoder gets the sum of the ``F``
+        formats' gradients, ``F`` times the mean cross-entropy's, i.e. the mean's step at
+        ``F * lr``; the fine-tune configs scale the backbone's lr by ``1 / F`` (and its weight
+        decay by ``F``) so that its update is exactly the mean cross-entropy's at ``lr``.
 
         Args:
             losses (dict[str, Tensor]): Output of :meth:`loss`.
 
         Returns:
-            tuple[Tensor, dict[str, Tensor]]: The loss to optimise (mean of the
-            ``loss_<fmt>`` terms plus any other term whose key contains ``'loss'``) and the
-            values to log (``loss`` first, then every entry of ``losses``).
+            tuple[Tensor, dict[str, Tensor]]: The loss to optimise, a scalar (sum of the
+            ``loss_<fmt>`` terms plus any other term whose key contains ``'loss'``), and the
+            values to log (``loss`` first, then every entry of ``losses``, e.g.
+            ``loss_<fmt>`` and ``top1_<fmt>``).
 
         """
         fmt_keys = [k for k in losses if k.startswith('loss_') and k[5:] in self.cls_heads]
         other = [k for k in losses if 'loss' in k and k not in fmt_keys]
-        total = sum(losses[k].mean() for k in fmt_keys) / max(len(fmt_keys), 1)
-        total = total + sum(losses[k].mean() for k in other)
+        total = sum(losses[k].mean() for k in fmt_keys + other)
         log_vars = OrderedDict(loss=total)
         for k, v in losses.items():
             log_vars[k] = v.mean()
@@ -375,6 +435,51 @@ class MultiSkeletonRecognizer(BaseModel):
         present = {f: counts[f] > 0 for f in counts}
         return probs, logits, present
 
+    @torch.no_grad()
+    def predict_features(
+        self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
+    ) -> List[ActionDataSample]:
+        """Attach each clip's pooled encoder features per format (kNN evaluation).
+
+        The features of :meth:`extract_feat` (averaged over ``M, T', V`` and the ``S`` test
+        clips), as the contrastive algorithms' ``predict`` gives them to ``KNNMetric``.
+
+        Args:
+            inputs (dict): As in :meth:`forward`; one view per format.
+            data_samples (list[ActionDataSample]): The ``N`` samples of the batch.
+
+        Returns:
+            list[ActionDataSample]: The same samples, each with ``pred_feature`` =
+            ``{fmt: Tensor (C',)}`` (float32) for the formats the clip has.
+
+        Raises:
+            ValueError: A clip has one format in two views (the features are keyed by
+                format), or a row index lies outside ``0..N-1``; the message names the
+                sample or the format.
+
+        """
+        per_sample: List[Dict[str, torch.Tensor]] = [{} for _ in data_samples]
+        for view, groups in self.extract_feat(inputs).items():
+            for fmt, out in groups.items():
+                index = out['index'].tolist()
+                if index and (min(index) < 0 or max(index) >= len(data_samples)):
+                    raise ValueError(
+                        f"MultiSkeletonRecognizer: view '{view}', format '{fmt}' has row "
+                        f'indices outside 0..{len(data_samples) - 1}'
+                    )
+                for row, i in enumerate(index):
+                    if fmt in per_sample[i]:
+                        frame_dir = data_samples[i].metainfo.get('frame_dir', f'#{i}')
+                        raise ValueError(
+                            f"MultiSkeletonRecognizer: sample {frame_dir} has format '{fmt}' "
+                            f"in two views (the second is '{view}'); expected one view per "
+                            'format (AllFormatViews), features are keyed by format'
+                        )
+                    per_sample[i][fmt] = out['feat'][row].float()
+        for ds, feats in zip(data_samples, per_sample):
+            ds.set_field(feats, 'pred_feature')
+        return list(data_samples)
+
     def predict(
         self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
     ) -> List[ActionDataSample]:
@@ -389,9 +494,13 @@ class MultiSkeletonRecognizer(BaseModel):
             (mean of the available formats' softmax probabilities), ``pred_label``,
             ``pred_scores_per_format`` (``{fmt: (num_classes,)}`` probabilities, the
             formats the clip has) and ``pred_logits_per_format`` (the same with the raw
-            logits, for ``tools/analysis/report.py --scores logits``).
+            logits, for ``tools/analysis/report.py --scores logits``). Without classifiers
+            (``cls_head=None``): ``pred_feature`` (``{fmt: (C',)}`` float32, the pooled
+            encoder features of the formats the clip has, for ``KNNMetric``) instead.
 
         """
+        if not self.has_classifier:
+            return self.predict_features(inputs, data_samples)
         probs, logits, present = self.predict_scores(inputs, len(data_samples))
         for i, ds in enumerate(data_samples):
             have = [f for f in self.formats if f in probs and present[f][i]]

@@ -89,7 +89,7 @@ def test_formats_must_be_served_by_backbone():
         build(cls_head=dict(in_channels=16))
 
 
-def test_loss_is_mean_of_per_format_cross_entropies():
+def test_loss_is_sum_of_per_format_cross_entropies():
     model = build().eval()  # eval: BN running stats, so the manual pass below is identical
     data = full_batch()
     labels = torch.tensor([i % NUM_CLASSES for i in range(6)])
@@ -105,8 +105,57 @@ def test_loss_is_mean_of_per_format_cross_entropies():
         acc = (logits.argmax(-1) == labels).float().mean()
         torch.testing.assert_close(losses[f'top1_{f}'], acc)
     total, log_vars = model.parse_losses(losses)
-    torch.testing.assert_close(total, (expected['kinect25'] + expected['smplx42']) / 2)
+    # the sum, as the MS-CLR reference (`loss = sum(losses)`): not the mean over formats
+    torch.testing.assert_close(total, expected['kinect25'] + expected['smplx42'])
     assert list(log_vars)[0] == 'loss' and 'loss_smplx42' in log_vars
+    for f in FORMATS:  # each format's loss and accuracy stay logged
+        torch.testing.assert_close(log_vars[f'loss_{f}'], expected[f])
+        assert f'top1_{f}' in log_vars
+
+
+V3 = dict(V, smpl24=24)
+
+
+@pytest.mark.parametrize('formats', [['kinect25', 'smplx42'], ['kinect25', 'smplx42', 'smpl24']])
+def test_each_head_gets_exactly_its_own_cross_entropy_gradient(formats):
+    """A linear probe on F formats trains each head at the configured lr (ratio 1.0)."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='MultiSkeletonRecognizer',
+            backbone=dict(
+                type='UnifiedSTGCN',
+                formats=formats,
+                channels=CHANNELS,
+                dropout=0.0,
+                frozen_stages=len(CHANNELS),
+                norm_eval=True,
+            ),
+            cls_head=dict(num_classes=NUM_CLASSES),
+            data_preprocessor=dict(type='BaseDataPreprocessor'),
+        )
+    )
+    model.init_weights()
+    model.train()
+    n = 6
+    labels = [i % NUM_CLASSES for i in range(n)]
+    g = torch.Generator().manual_seed(3)
+    inputs = {
+        f: {f: dict(keypoint=torch.randn(n, 2, 12, V3[f], 3, generator=g), index=torch.arange(n))}
+        for f in formats
+    }
+    losses = model(inputs, samples(labels), mode='loss')
+    total, _ = model.parse_losses(losses)
+    heads = {f: list(model.cls_heads[f].parameters()) for f in formats}
+    got = torch.autograd.grad(total, [p for f in formats for p in heads[f]], retain_graph=True)
+    got = dict(zip([(f, i) for f in formats for i in range(len(heads[f]))], got))
+    for f in formats:
+        own = torch.autograd.grad(losses[f'loss_{f}'], heads[f], retain_graph=True)
+        for i, want in enumerate(own):
+            assert want.abs().sum() > 0
+            ratio = got[(f, i)].norm() / want.norm()
+            assert ratio.item() == pytest.approx(1.0, abs=1e-6), (f, i, ratio.item())
+            torch.testing.assert_close(got[(f, i)], want)
 
 
 def test_loss_with_partial_formats_uses_present_ones_and_batch_order():
@@ -350,3 +399,68 @@ def test_labels_of_a_packed_sample_list_without_building_it():
     no_label = pickle.loads(pickle.dumps(SampleList([unlabelled])))
     with pytest.raises(ValueError, match='sample nolabel has no gt_label'):
         MultiSkeletonRecognizer._labels(no_label, torch.device('cpu'))
+
+
+def test_without_cls_head_it_is_the_encoder_alone_giving_knn_features():
+    """cls_head=None: backbone weights only, predict() gives KNNMetric's pred_feature."""
+    model = build(cls_head=None).eval()
+    assert not model.has_classifier and model.formats == FORMATS and model.num_classes is None
+    assert all(k.startswith('backbone.') for k in model.state_dict())
+    k = clip('kinect25', 2, s=3, seed=1)  # (n, S, M, T, V, C): test clips are averaged
+    s = clip('smplx42', 2, seed=2)
+    data = batch({'kinect25': (k, [0, 1]), 'smplx42': (s, [2, 0])}, [0, 1, 2])
+    out = model(**data, mode='predict')
+    with torch.no_grad():
+        fk = torch.stack(
+            [model.backbone(k[i], 'kinect25').mean(dim=(1, 3, 4)).mean(0) for i in (0, 1)]
+        )
+        fs = model.backbone(s, 'smplx42').mean(dim=(1, 3, 4))
+    assert set(out[0].pred_feature) == {'kinect25', 'smplx42'}
+    assert set(out[1].pred_feature) == {'kinect25'} and set(out[2].pred_feature) == {'smplx42'}
+    torch.testing.assert_close(out[1].pred_feature['kinect25'], fk[1])
+    torch.testing.assert_close(out[0].pred_feature['smplx42'], fs[1])
+    assert out[0].pred_feature['kinect25'].shape == (CHANNELS[-1],)
+    assert not any(hasattr(ds, 'pred_score') and 'pred_score' in ds for ds in out)
+    tensor = model(**data, mode='tensor')
+    torch.testing.assert_close(tensor['smplx42']['smplx42']['feat'], fs)
+    with pytest.raises(ValueError, match='no classifier'):
+        model(**data, mode='loss')
+    with pytest.raises(ValueError, match='feature_norm=True needs a cls_head'):
+        build(cls_head=None, feature_norm=True)
+    # a clip with one format in two views is refused, naming it
+    twice = batch({'kinect25': (clip('kinect25', 1), [0])}, [0])
+    twice['inputs']['again'] = {
+        'kinect25': dict(keypoint=clip('kinect25', 1), index=torch.tensor([0]))
+    }
+    with pytest.raises(ValueError, match="A000 has format 'kinect25' in two views"):
+        model(**twice, mode='predict')
+
+
+def test_features_match_the_contrastive_algorithms_predict():
+    """The kNN features equal those the pretraining model (AimCLR) gives for its own weights."""
+    pre = MODELS.build(
+        dict(
+            type='AimCLR',
+            backbone=backbone_cfg(),
+            neck=dict(type='ProjectionNeck', in_channels=16, hid_channels=16, out_channels=8),
+            head=dict(type='ContrastiveHead', temperature=0.07),
+            queue_len=16,
+            feat_dim=8,
+            data_preprocessor=dict(type='BaseDataPreprocessor'),
+        )
+    )
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for p in pre.parameters():
+            p.uniform_(-0.5, 0.5)
+    enc = build(cls_head=None)
+    missing, _ = enc.load_state_dict(pre.state_dict(), strict=False)
+    assert not missing
+    pre.eval(), enc.eval()
+    data = full_batch(n=4)
+    want = pre.predict(data['inputs'], samples([0, 1, 2, 3]))
+    got = enc.predict(data['inputs'], samples([0, 1, 2, 3]))
+    for w, g in zip(want, got):
+        assert set(w.pred_feature) == set(g.pred_feature) == set(FORMATS)
+        for f in FORMATS:
+            torch.testing.assert_close(g.pred_feature[f], w.pred_feature[f])

@@ -130,3 +130,40 @@ def test_argument_errors(argv, message, capsys, tmp_path):
         knn_eval.parse_args([CONFIG, *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _tiny_model(channels=(8, 16), queue_len=64):
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(
+        dict(
+            model=dict(
+                backbone=dict(channels=channels),
+                neck=dict(in_channels=channels[-1], hid_channels=channels[-1]),
+            )
+        )
+    )
+    cfg.model.queue_len = queue_len
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize(
+    'kwargs, key',
+    [
+        (dict(channels=(8, 8)), 'backbone.'),  # another encoder width: most weights differ
+        (dict(queue_len=32), 'queue.queue'),  # another queue length
+    ],
+)
+def test_checkpoint_that_does_not_fit_the_model_is_refused(demo_dir, kwargs, key, capsys):
+    """As tools/test.py: no kNN numbers for a mostly random encoder (mmengine only warns)."""
+    ckpt = demo_dir / f'other_{"_".join(map(str, kwargs.values()))}.pth'
+    torch.save({'state_dict': _tiny_model(**kwargs).state_dict(), 'meta': {}}, ckpt)
+    with pytest.raises(SystemExit) as exc:
+        _run([str(ckpt)], demo_dir)
+    message = str(exc.value)
+    assert str(ckpt) in message and 'does not match the model of the config' in message
+    assert 'with another shape' in message and key in message
+    # nothing was evaluated: no metrics line
+    assert '"encoder"' not in capsys.readouterr().out

@@ -1,0 +1,12 @@
+# As `linear_1xb128-joint-64f-kinect25+smplx42-150e_ntu60-xsub.py`, on the bone stream
+# (the format's own bones, computed by the data preprocessor), probing the bone-pretrained
+# MS-SkeleMixCLR encoder.
+_base_ = ['./linear_1xb128-joint-64f-kinect25+smplx42-150e_ntu60-xsub.py']
+
+pretrained = (
+    'work_dirs/msskelemixclr_1xb128-bone-64f-kinect25+smplx42-300e_ntu60-xsub/epoch_300.pth'
+)
+model = dict(
+    data_preprocessor=dict(stream='bone'),
+    backbone=dict(init_cfg=dict(checkpoint=pretrained)),
+)

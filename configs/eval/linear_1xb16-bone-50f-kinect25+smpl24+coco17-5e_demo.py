@@ -1,5 +1,0 @@
-# Linear evaluation on the demo data, bone stream (each format's own bones, from the
-# data preprocessor), on the same encoder as the joint probe.
-_base_ = ['./linear_1xb16-joint-50f-kinect25+smpl24+coco17-5e_demo.py']
-
-model = dict(data_preprocessor=dict(stream='bone'))
