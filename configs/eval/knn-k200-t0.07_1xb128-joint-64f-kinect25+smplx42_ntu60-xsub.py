@@ -14,6 +14,10 @@ model = dict(
     data_preprocessor=dict(
         type='SkeletonDataPreprocessor', stream='joint', non_blocking=True, move_data_samples=False
     ),
-    backbone=dict(type='UnifiedSTGCN', formats=['kinect25', 'smplx42']),
+    backbone=dict(
+        type='UnifiedSTGCN',
+        formats=['kinect25', 'smplx42'],
+        graph_mode='spatial',  # the SkeleMixCLR family's graph (also in its checkpoints)
+    ),
     cls_head=None,  # no classifier: the encoder's features
 )

@@ -31,6 +31,7 @@ model = dict(
     backbone=dict(
         type='UnifiedSTGCN',
         formats=formats,
+        graph_mode='spatial',  # the SkeleMixCLR family's graph (also in its checkpoints)
         frozen_stages=10,  # all 10 blocks (and the per-format stems)
         norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'),

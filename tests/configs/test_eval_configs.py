@@ -379,6 +379,10 @@ def test_default_checkpoint_is_the_pretraining_of_the_same_benchmark_stream_and_
         assert _split_kind(loader.dataset) == _split_kind(pre.train_dataloader.dataset), name
     assert list(pre.model.backbone.formats) == list(cfg.model.backbone.formats)
     assert _fed(cfg) == _clip_len_and_persons(pre.train_dataloader.dataset), (name, pre_path)
+    graph = 'stgcn_spatial'  # and the same graph partition (SkeleMixCLR's: 'spatial')
+    assert cfg.model.backbone.get('graph_mode', graph) == pre.model.backbone.get(
+        'graph_mode', graph
+    )
     # the pretraining's last epoch
     assert file == f'epoch_{pre.train_cfg.max_epochs}.pth', (checkpoint, pre.train_cfg.max_epochs)
 
