@@ -482,6 +482,51 @@ class UnifiedSTGCN(BaseModule):
         """int: Channels of the output features."""
         return self.channels[-1]
 
+    def init_weights(self) -> None:
+        """Initialise as mmengine does; a ``Pretrained`` ``init_cfg`` must cover every weight.
+
+        mmengine loads ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``
+        non-strictly: weights the checkpoint lacks keep their random initialisation and only
+        a warning is logged. For an encoder that is a silently partly random model, e.g. a
+        probe on ``kinect25 + smplx42`` from a ``kinect25``-only pretraining, whose
+        ``smplx42`` stem would stay random and its classifier still enter the ensemble.
+
+        Raises:
+            ValueError: Naming the checkpoint, the prefix and the encoder's weights (up to 8
+                and their count) that the checkpoint does not hold, or holds with another
+                shape.
+        """
+        super().init_weights()
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        for cfg in cfgs:
+            if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+                self._check_pretrained_covers(cfg['checkpoint'], cfg.get('prefix'))
+
+    def _check_pretrained_covers(self, checkpoint: str, prefix: str | None) -> None:
+        from mmengine.runner.checkpoint import _load_checkpoint
+
+        loaded = _load_checkpoint(checkpoint, map_location='cpu')
+        state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else {}
+        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+        if prefix:
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        bad = []
+        for key, value in self.state_dict().items():
+            if key not in state:
+                bad.append(key)
+            elif getattr(state[key], 'shape', value.shape) != value.shape:
+                bad.append(
+                    f'{key} (checkpoint {tuple(state[key].shape)}, here {tuple(value.shape)})'
+                )
+        if bad:
+            more = f', ... ({len(bad) - 8} more)' if len(bad) > 8 else ''
+            raise ValueError(
+                f'UnifiedSTGCN: init_cfg Pretrained {checkpoint!r} (prefix {prefix!r}) does not '
+                f"hold {len(bad)} of the encoder's {len(self.state_dict())} weights: "
+                f'{", ".join(bad[:8])}{more}; expected a checkpoint of this encoder (same '
+                f'formats {list(self.formats)}, channels and graph)'
+            )
+
     def resolve_format(self, fmt: FormatSpec | None, num_joints: int) -> str:
         """Name of the format a batch with ``num_joints`` joints is in.
 

@@ -314,3 +314,24 @@ def test_gcn_head_works_on_output():
     for V in (25, 17):
         scores = head(net(torch.randn(4, 2, 20, V, 3)))
         assert scores.shape == (4, 60)
+
+
+def test_pretrained_init_must_cover_every_weight(tmp_path):
+    """A probe on kinect25 + smplx42 from a kinect25-only encoder: refused, not half random."""
+    from mmaction.registry import MODELS
+
+    small = dict(type='UnifiedSTGCN', formats=['kinect25'], channels=[8, 16], strides=[1, 2])
+    source = MODELS.build(small)
+    path = str(tmp_path / 'encoder.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in source.state_dict().items()}}, path)
+    init = dict(type='Pretrained', checkpoint=path, prefix='backbone.')
+    same = MODELS.build(dict(small, init_cfg=init))
+    same.init_weights()
+    for k, v in source.state_dict().items():
+        assert torch.equal(same.state_dict()[k], v), k
+    wider = MODELS.build(dict(small, formats=['kinect25', 'smplx42'], init_cfg=init))
+    with pytest.raises(ValueError, match=r"does not hold \d+ of the encoder's .*stems\.smplx42"):
+        wider.init_weights()
+    other = MODELS.build(dict(small, channels=[8, 32], init_cfg=init))
+    with pytest.raises(ValueError, match=r'checkpoint \(16,.*here \(32,'):
+        other.init_weights()
