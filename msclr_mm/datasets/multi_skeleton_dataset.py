@@ -236,15 +236,23 @@ class MultiSkeletonDataset(BaseDataset):
             n0, r0 = present[0]
             s0 = self.stores[n0]
             valid = max(int(self.stores[n].valid_frames[r]) for n, r in present)
-            data_list.append(
-                dict(
-                    frame_dir=fd,
-                    label=int(s0.label[r0]),
-                    total_frames=int(s0.total_frames[r0]),
-                    valid_frames=max(valid, 1),
-                    rows=rows,
-                )
+            info = dict(
+                frame_dir=fd,
+                label=int(s0.label[r0]),
+                total_frames=int(s0.total_frames[r0]),
+                valid_frames=max(valid, 1),
+                rows=rows,
             )
+            # frames where no format holds anyone (before the first detection, gaps) are not
+            # sampled: once here, the indices of the others when such frames come before
+            # the last one (most clips have none and keep the plain range)
+            held = [self.stores[n].frames_present(r) for n, r in present]
+            anyone = held[0] if len(held) == 1 else np.logical_or.reduce(held)
+            if not anyone[:valid].all():
+                index = np.flatnonzero(anyone)
+                if len(index):
+                    info.update(frame_index=index, valid_frames=len(index))
+            data_list.append(info)
         if not data_list:
             files = ', '.join(f'{self.ann_files[n]} ({n})' for n in self.format_names)
             why = (
@@ -370,18 +378,6 @@ class MultiSkeletonDataset(BaseDataset):
         info['skeletons'] = {
             f: self.stores[f].clip(r) for f, r in zip(self.format_names, rows) if r >= 0
         }
-        # frames where no format holds anyone (before the first detection, gaps) are not
-        # sampled: the indices of the others, when there are such frames before the last
-        present = [
-            self.stores[f].frames_present(r) for f, r in zip(self.format_names, rows) if r >= 0
-        ]
-        anyone = present[0] if len(present) == 1 else np.logical_or.reduce(present)
-        valid = info['valid_frames']
-        if not anyone[:valid].all():
-            index = np.flatnonzero(anyone)
-            if len(index):
-                info['frame_index'] = index
-                info['valid_frames'] = len(index)
         info['epoch_format'] = self.format_names[(idx // n) % len(self.format_names)]
         info['sample_idx'] = clip
         return info
