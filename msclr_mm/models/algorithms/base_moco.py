@@ -18,7 +18,13 @@ from msclr_mm.utils.device import copy_to_device
 
 from ..necks import global_pool
 from .momentum_encoder import MomentumEncoder
-from .multi_format import ViewInputs, group_sizes, iter_groups, scatter_rows
+from .multi_format import (
+    ViewInputs,
+    attach_pred_features,
+    group_sizes,
+    iter_groups,
+    scatter_rows,
+)
 from .negative_queue import NegativeQueue
 from .step_graph import StepGraph, materialise_optimizer_state, no_autocast_cache
 
@@ -506,21 +512,12 @@ class BaseMoCo(BaseModel):
         if data_samples is None:
             num = max(int(i.max()) + 1 for v in feats.values() for i, _ in v.values())
             data_samples = [ActionDataSample() for _ in range(num)]
-        per_sample: List[Dict[str, torch.Tensor]] = [{} for _ in data_samples]
-        for view_name, groups in feats.items():
-            for fmt, (index, feat) in groups.items():
-                for row, i in enumerate(index.tolist()):
-                    if fmt in per_sample[i]:
-                        meta = getattr(data_samples[i], 'metainfo', {})
-                        raise ValueError(
-                            f"sample {meta.get('frame_dir', i)!r} has format '{fmt}' in two "
-                            f"views (the second is '{view_name}'): predict() keys features "
-                            'by format'
-                        )
-                    per_sample[i][fmt] = feat[row].float()
-        for sample, pred in zip(data_samples, per_sample):
-            sample.set_field(pred, 'pred_feature')
-        return list(data_samples)
+        groups = (
+            (view, fmt, index, feat)
+            for view, by_fmt in feats.items()
+            for fmt, (index, feat) in by_fmt.items()
+        )
+        return attach_pred_features(groups, data_samples, type(self).__name__)
 
     def forward(
         self,

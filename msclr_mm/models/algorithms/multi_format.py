@@ -99,3 +99,49 @@ def map_groups(
 
     """
     return [(fmt, index, fn(fmt, x)) for fmt, x, index in iter_groups(view, view_name)]
+
+
+def attach_pred_features(
+    groups: Iterator[Tuple[str, str, torch.Tensor, torch.Tensor]],
+    data_samples: Sequence[Any],
+    owner: str,
+) -> List[Any]:
+    """Set ``pred_feature = {fmt: (C,)}`` on each sample from per-group pooled features.
+
+    Shared by the contrastive algorithms' and ``MultiSkeletonRecognizer``'s feature
+    prediction (what ``KNNMetric`` reads).
+
+    Args:
+        groups (Iterator[tuple]): ``(view, fmt, index (n,), feat (n, C))`` per group.
+        data_samples (Sequence[ActionDataSample]): The ``N`` samples of the batch.
+        owner (str): The model's name, for error messages.
+
+    Returns:
+        list[ActionDataSample]: The same samples, each with ``pred_feature`` (float32
+        tensors, for the formats the clip has).
+
+    Raises:
+        ValueError: A row index outside ``0..N-1``, or a clip with one format in two views
+            (features are keyed by format); the message names the view, format or sample.
+
+    """
+    per_sample: List[Dict[str, torch.Tensor]] = [{} for _ in data_samples]
+    for view, fmt, index, feat in groups:
+        rows = index.tolist()
+        if rows and (min(rows) < 0 or max(rows) >= len(data_samples)):
+            raise ValueError(
+                f"{owner}: view '{view}', format '{fmt}' has row indices outside "
+                f'0..{len(data_samples) - 1}'
+            )
+        for row, i in enumerate(rows):
+            if fmt in per_sample[i]:
+                meta = getattr(data_samples[i], 'metainfo', {})
+                raise ValueError(
+                    f"{owner}: sample {meta.get('frame_dir', f'#{i}')} has format '{fmt}' in "
+                    f"two views (the second is '{view}'); expected one view per format "
+                    '(AllFormatViews): features are keyed by format'
+                )
+            per_sample[i][fmt] = feat[row].float()
+    for sample, pred in zip(data_samples, per_sample):
+        sample.set_field(pred, 'pred_feature')
+    return list(data_samples)

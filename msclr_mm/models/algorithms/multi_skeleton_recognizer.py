@@ -18,7 +18,7 @@ from mmengine.model import BaseModel, ModuleDict
 from msclr_mm.skeletons import get_format
 from msclr_mm.utils.device import copy_to_device
 
-from .multi_format import iter_groups
+from .multi_format import attach_pred_features, iter_groups
 
 #: Batch contract: ``{view: {fmt: {'keypoint': Tensor, 'index': LongTensor}}}``.
 Inputs = Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]]
@@ -458,27 +458,12 @@ class MultiSkeletonRecognizer(BaseModel):
                 sample or the format.
 
         """
-        per_sample: List[Dict[str, torch.Tensor]] = [{} for _ in data_samples]
-        for view, groups in self.extract_feat(inputs).items():
-            for fmt, out in groups.items():
-                index = out['index'].tolist()
-                if index and (min(index) < 0 or max(index) >= len(data_samples)):
-                    raise ValueError(
-                        f"MultiSkeletonRecognizer: view '{view}', format '{fmt}' has row "
-                        f'indices outside 0..{len(data_samples) - 1}'
-                    )
-                for row, i in enumerate(index):
-                    if fmt in per_sample[i]:
-                        frame_dir = data_samples[i].metainfo.get('frame_dir', f'#{i}')
-                        raise ValueError(
-                            f"MultiSkeletonRecognizer: sample {frame_dir} has format '{fmt}' "
-                            f"in two views (the second is '{view}'); expected one view per "
-                            'format (AllFormatViews), features are keyed by format'
-                        )
-                    per_sample[i][fmt] = out['feat'][row].float()
-        for ds, feats in zip(data_samples, per_sample):
-            ds.set_field(feats, 'pred_feature')
-        return list(data_samples)
+        groups = (
+            (view, fmt, out['index'], out['feat'])
+            for view, by_fmt in self.extract_feat(inputs).items()
+            for fmt, out in by_fmt.items()
+        )
+        return attach_pred_features(groups, data_samples, 'MultiSkeletonRecognizer')
 
     def predict(
         self, inputs: Inputs, data_samples: Sequence[ActionDataSample]
