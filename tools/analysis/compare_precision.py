@@ -1,28 +1,37 @@
 """Compare the optimised (bf16 autocast, channels-last) and the eager fp32 pretraining numerics.
 
-Pretrains the same config three times with ``tools/train.py`` (a subprocess of this
-interpreter, one at a time):
+Pretrains the same config in both precisions for each of several seeds with
+``tools/train.py`` (a subprocess of this interpreter, one run at a time):
 
-* ``fp32``: eager float32 (``AutocastOptimWrapper(enabled=False)``, contiguous trunk),
-* ``bf16``: the optimised path (bf16 autocast on the CPU too, channels-last trunk),
-* ``fp32_seed2``: ``fp32`` with another seed, the run-to-run noise reference,
+* ``fp32_s<S>``: eager float32 (``AutocastOptimWrapper(enabled=False)``, contiguous trunk),
+* ``bf16_s<S>``: the optimised path (bf16 autocast on the CPU too, channels-last trunk),
 
-all with ``train_dataloader.dataset.pipeline.0.rule=balanced`` and the loss logged every
+with the config's format rule (``--rule`` overrides it) and the loss logged every
 iteration. Each run's last checkpoint is then linearly probed as ``tools/demo.sh`` does
 (``tools/train.py PROBE --no-validate --cfg-options model.backbone.init_cfg.checkpoint=CKPT``,
 then ``tools/test.py``), with the run's seed. Reported per run: the final kNN accuracies of
 the pretraining (``knn/top1``, ``knn/nn1``), the probe's test accuracy (``acc/top1`` of the
-multi-skeleton ensemble, the probe config's test pipeline, xsub_val) and the loss curve; and
-the curve distances of ``bf16`` and of ``fp32_seed2`` from ``fp32``: mean |a - b| / mean loss
-and max |a - b| / mean loss over the common iterations. A table is printed and the last line
-is the JSON report, also written to ``WORK_DIR/compare_precision.json``.
+multi-skeleton ensemble, the probe config's test pipeline, xsub_val) and the loss curve.
 
-A stage whose ``DONE`` marker exists is reused (delete the run's folder to redo it).
+Then, over the seeds:
+
+* loss curves: the distance of each ``bf16_s<S>`` from ``fp32_s<S>`` (same seed) against
+  the distance between the fp32 runs of consecutive seeds (the run-to-run noise): mean
+  |a - b| / mean loss and max |a - b| / mean loss over the common iterations;
+* probe and kNN: the paired difference bf16 - fp32 per seed, its mean, standard deviation
+  and 95 % t-interval of the mean, and the spread of the fp32 runs over the seeds; the
+  probe verdict is ``within`` when the interval lies inside +-``--tolerance`` points,
+  ``outside`` when it lies wholly beyond, ``undecided`` otherwise (more seeds narrow it).
+
+A table is printed and the last line is the JSON report, also written to
+``WORK_DIR/compare_precision.json``. A stage whose ``DONE`` marker exists is reused (delete
+the run's folder to redo it), so more seeds can be added to a finished comparison.
 
 Example::
 
-    python tools/analysis/compare_precision.py --work-dir work_dirs/compare_precision
-    python tools/analysis/compare_precision.py --seed2 2 --cfg-options train_cfg.max_epochs=2
+    python tools/analysis/compare_precision.py --work-dir work_dirs/compare_precision \
+        --seeds 0 1 2 3 4 5 6
+    python tools/analysis/compare_precision.py --seeds 0 1 --cfg-options train_cfg.max_epochs=2
 
 """
 
@@ -31,6 +40,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -43,7 +53,7 @@ PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'demo', 'msaimclr_demo.py')
 PROBE_CONFIG = osp.join(
     REPO, 'configs', 'eval', 'linear_1xb16-joint-32f-kinect25+smpl24+coco17-5e_demo.py'
 )
-RUNS = ('fp32', 'bf16', 'fp32_seed2')
+PRECISIONS = ('fp32', 'bf16')
 
 # eager float32: AutocastOptimWrapper(enabled=False) is a plain OptimWrapper that accepts the
 # dtype key of the pretraining schedules
@@ -64,34 +74,36 @@ BF16_OPTIONS = [
 ]
 
 
-def run_seed(run: str, seed: int, seed2: int) -> int:
-    """The seed of ``run``: ``seed2`` for ``fp32_seed2``, ``seed`` otherwise."""
-    return seed2 if run == 'fp32_seed2' else seed
+def run_name(precision: str, seed: int) -> str:
+    """The name (and folder) of one run, e.g. ``'bf16_s3'``."""
+    return f'{precision}_s{seed}'
 
 
-def pretrain_options(run: str, seed: int, seed2: int, log_interval: int = 1) -> List[str]:
-    """``--cfg-options`` of ``run``'s pretraining.
+def pretrain_options(
+    precision: str, seed: int, log_interval: int = 1, rule: str | None = None
+) -> List[str]:
+    """``--cfg-options`` of one run's pretraining.
 
     Args:
-        run (str): ``'fp32'``, ``'bf16'`` or ``'fp32_seed2'``.
-        seed (int): Seed of ``fp32`` and ``bf16``.
-        seed2 (int): Seed of ``fp32_seed2``.
+        precision (str): ``'fp32'`` or ``'bf16'``.
+        seed (int): The run's seed.
         log_interval (int): Log the loss every this many iterations, unsmoothed
             (``log_processor.window_size=1``). Defaults to 1; 0 keeps the config's logging.
+        rule (str, optional): ``SampleFormatViews`` rule to set (the first transform of the
+            training pipeline). Defaults to None: the config's.
 
     Returns:
         list[str]: ``key=value`` strings.
 
     """
-    if run not in RUNS:
-        raise ValueError(f'unknown run {run!r}, expected one of {RUNS}')
-    opts = [
-        f'randomness.seed={run_seed(run, seed, seed2)}',
-        'train_dataloader.dataset.pipeline.0.rule=balanced',
-    ]
+    if precision not in PRECISIONS:
+        raise ValueError(f'unknown precision {precision!r}, expected one of {PRECISIONS}')
+    opts = [f'randomness.seed={seed}']
+    if rule is not None:
+        opts.append(f'train_dataloader.dataset.pipeline.0.rule={rule}')
     if log_interval > 0:
         opts += [f'default_hooks.logger.interval={log_interval}', 'log_processor.window_size=1']
-    return opts + (BF16_OPTIONS if run == 'bf16' else FP32_OPTIONS)
+    return opts + (BF16_OPTIONS if precision == 'bf16' else FP32_OPTIONS)
 
 
 def probe_options(checkpoint: str, seed: int) -> List[str]:
@@ -268,10 +280,69 @@ def stage(done: str, cmd: List[str], log: str) -> float | None:
     return seconds
 
 
-def run_one(run: str, args: argparse.Namespace) -> Dict[str, Any]:
-    """Pretrain, probe and test ``run``; gather its report."""
+def paired_summary(
+    ref: Sequence[float | None], other: Sequence[float | None], tolerance: float | None = None
+) -> Dict[str, Any]:
+    """Statistics of the paired differences ``other[i] - ref[i]`` (one pair per seed).
+
+    Args:
+        ref (Sequence[float | None]): The reference values (fp32), one per seed.
+        other (Sequence[float | None]): The compared values (bf16), same order. Pairs with a
+            None on either side are left out.
+        tolerance (float, optional): Half-width of the equivalence band, in the values'
+            units. Defaults to None: no verdict.
+
+    Returns:
+        dict: ``n`` (pairs), ``diffs``, ``mean``, ``std`` (sample standard deviation; None
+        below 2 pairs), ``ci95`` (``[lo, hi]``, the 95 % Student-t interval of the mean;
+        None below 2 pairs), ``ref_mean``, ``ref_std`` (spread of the reference over the
+        seeds), ``other_mean``, and with ``tolerance`` a ``verdict``: ``'within'`` (the
+        interval inside +-tolerance), ``'outside'`` (wholly beyond it) or ``'undecided'``.
+
+    """
+    pairs = [(a, b) for a, b in zip(ref, other, strict=True) if a is not None and b is not None]
+    n = len(pairs)
+    if n == 0:
+        raise ValueError('no pair has both values')
+    diffs = [b - a for a, b in pairs]
+
+    def mean(xs):
+        return sum(xs) / len(xs)
+
+    def std(xs):
+        m = mean(xs)
+        return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else None
+
+    out: Dict[str, Any] = dict(
+        n=n,
+        diffs=diffs,
+        mean=mean(diffs),
+        std=std(diffs),
+        ci95=None,
+        ref_mean=mean([a for a, _ in pairs]),
+        ref_std=std([a for a, _ in pairs]),
+        other_mean=mean([b for _, b in pairs]),
+    )
+    if n > 1:
+        from scipy.stats import t
+
+        half = float(t.ppf(0.975, n - 1)) * out['std'] / math.sqrt(n)
+        out['ci95'] = [out['mean'] - half, out['mean'] + half]
+    if tolerance is not None:
+        lo, hi = out['ci95'] or (out['mean'], out['mean'])
+        if n > 1 and -tolerance <= lo and hi <= tolerance:
+            out['verdict'] = 'within'
+        elif n > 1 and (lo > tolerance or hi < -tolerance):
+            out['verdict'] = 'outside'
+        else:
+            out['verdict'] = 'undecided'
+    return out
+
+
+def run_one(precision: str, seed: int, args: argparse.Namespace) -> Dict[str, Any]:
+    """Pretrain, probe and test one run; gather its report."""
     py = sys.executable
-    seed = run_seed(run, args.seed, args.seed2)
+    run = run_name(precision, seed)
     root = osp.join(args.work_dir, run)
     pre_dir, probe_dir, test_dir = (osp.join(root, d) for d in ('pretrain', 'probe', 'test'))
     for d in (pre_dir, probe_dir, test_dir):
@@ -280,9 +351,9 @@ def run_one(run: str, args: argparse.Namespace) -> Dict[str, Any]:
     probe_extra = args.probe_cfg_options or []
     wall = {}
 
-    print(f'[{run}] pretrain (seed {seed})', flush=True)
+    print(f'[{run}] pretrain', flush=True)
     cmd = [py, osp.join(REPO, 'tools', 'train.py'), args.pretrain_config, '--work-dir', pre_dir]
-    opts = pretrain_options(run, args.seed, args.seed2, args.log_interval) + extra
+    opts = pretrain_options(precision, seed, args.log_interval, args.rule) + extra
     wall['pretrain_s'] = stage(
         osp.join(pre_dir, 'DONE'), cmd + ['--cfg-options', *opts], osp.join(root, 'pretrain.log')
     )
@@ -305,9 +376,15 @@ def run_one(run: str, args: argparse.Namespace) -> Dict[str, Any]:
     knn = last_metrics(records, 'knn/')
     probe = test_metrics(test_dir)
     wrapper = dumped_config_value(pre_dir, args.pretrain_config, 'optim_wrapper') or {}
+    pipeline = (
+        dumped_config_value(pre_dir, args.pretrain_config, 'train_dataloader.dataset.pipeline')
+        or []
+    )
     return dict(
+        precision=precision,
         seed=seed,
         checkpoint=checkpoint,
+        rule=next((t.get('rule') for t in pipeline if t.get('type') == 'SampleFormatViews'), None),
         optim_wrapper=dict(
             type=wrapper.get('type'),
             enabled=wrapper.get('enabled', True),
@@ -327,34 +404,106 @@ def run_one(run: str, args: argparse.Namespace) -> Dict[str, Any]:
     )
 
 
+def summarize(
+    runs: Dict[str, Dict[str, Any]], seeds: Sequence[int], tolerance: float
+) -> Dict[str, Any]:
+    """Curve distances and paired statistics of finished runs.
+
+    Args:
+        runs (dict): ``{run_name: run_one(...)}`` with a ``curve`` per run; every seed in
+            ``seeds`` has an ``fp32`` run, a ``bf16`` run is optional.
+        seeds (Sequence[int]): The seeds, in order (consecutive fp32 seeds make the noise
+            pairs).
+        tolerance (float): The probe's equivalence band, in percentage points.
+
+    Returns:
+        dict: ``bf16_vs_fp32`` (``{seed: curve_distance}``), ``fp32_seed_pairs``
+        (``{'S-S2': curve_distance}``), ``curve`` (means of ``rel_mean`` / ``rel_max`` for
+        both, and their ratio ``bf16_over_noise``), ``probe_top1`` (``paired_summary`` in
+        percentage points, verdict against ``tolerance``), ``knn_top1`` and ``knn_nn1``
+        (``paired_summary`` in percentage points, no verdict), each with the ``seeds`` it
+        pairs. Keys are left out where their runs or figures are missing.
+
+    """
+    fp32 = {s: runs[run_name('fp32', s)] for s in seeds}
+    bf16 = {s: runs[run_name('bf16', s)] for s in seeds if run_name('bf16', s) in runs}
+    out: Dict[str, Any] = dict(
+        bf16_vs_fp32={s: curve_distance(fp32[s]['curve'], r['curve']) for s, r in bf16.items()},
+        fp32_seed_pairs={
+            f'{a}-{b}': curve_distance(fp32[a]['curve'], fp32[b]['curve'])
+            for a, b in zip(seeds[:-1], seeds[1:])
+        },
+    )
+
+    def mean_of(dists, key):
+        vals = [d[key] for d in dists.values()]
+        return sum(vals) / len(vals) if vals else None
+
+    curve = {}
+    for name in ('bf16_vs_fp32', 'fp32_seed_pairs'):
+        curve[name] = {k: mean_of(out[name], k) for k in ('rel_mean', 'rel_max')}
+    if out['bf16_vs_fp32'] and out['fp32_seed_pairs']:
+        curve['bf16_over_noise'] = {
+            k: curve['bf16_vs_fp32'][k] / curve['fp32_seed_pairs'][k]
+            for k in ('rel_mean', 'rel_max')
+        }
+    out['curve'] = curve
+    if bf16:
+
+        def pts(v):
+            return None if v is None else 100 * v
+
+        paired = sorted(bf16)
+        for key, tol in (('probe_top1', tolerance), ('knn_top1', None), ('knn_nn1', None)):
+            ref, other = [pts(fp32[s][key]) for s in paired], [pts(bf16[s][key]) for s in paired]
+            kept = [s for s, a, b in zip(paired, ref, other) if a is not None and b is not None]
+            if kept:  # a run without kNN validation has no kNN figures
+                out[key] = paired_summary(ref, other, tol) | dict(seeds=kept)
+    return out
+
+
 def _pct(v: float | None) -> str:
     return '-' if v is None else f'{100 * v:.1f}'
 
 
+def _interval(summary: Dict[str, Any]) -> str:
+    ci = summary['ci95']
+    band = '' if ci is None else f' [{ci[0]:+.1f}, {ci[1]:+.1f}]'
+    return f'{summary["mean"]:+.2f}{band}'
+
+
 def format_table(report: Dict[str, Any]) -> str:
-    """A plain-text table of the runs and the curve distances."""
+    """A plain-text table of the runs, the curve distances and the paired differences."""
     lines = [
-        f'{"run":<11} {"seed":>4} {"autocast":>9} {"loss[0]":>8} {"loss(end)":>9} '
+        f'{"run":<9} {"rule":>8} {"autocast":>9} {"loss[0]":>8} {"loss(end)":>9} '
         f'{"kNN top1":>8} {"kNN nn1":>8} {"probe top1":>10}'
     ]
     for name, r in report['runs'].items():
         ow = r['optim_wrapper']
         autocast = ','.join(ow['device_types'] or []) if ow['enabled'] else 'off'
         lines.append(
-            f'{name:<11} {r["seed"]:>4} {autocast:>9} {r["loss_first"]:>8.4f} '
+            f'{name:<9} {str(r["rule"]):>8} {autocast:>9} {r["loss_first"]:>8.4f} '
             f'{r["loss_last_epoch"]:>9.4f} {_pct(r["knn_top1"]):>8} {_pct(r["knn_nn1"]):>8} '
             f'{_pct(r["probe_top1"]):>10}'
         )
+    summary = report['summary']
     lines.append('')
-    lines.append(
-        f'{"vs fp32":<11} {"steps":>5} {"mean|d|/L":>10} {"max|d|/L":>9} {"at step":>7} '
-        f'{"|d| step 1":>10}'
-    )
-    for name, d in report['distances'].items():
-        lines.append(
-            f'{name:<11} {d["steps"]:>5} {d["rel_mean"]:>10.4f} {d["rel_max"]:>9.4f} '
-            f'{d["argmax_step"]:>7} {d["first_abs"]:>10.2e}'
-        )
+    lines.append(f'{"curves":<16} {"pairs":>5} {"mean|d|/L":>10} {"max|d|/L":>9}')
+    for name in ('bf16_vs_fp32', 'fp32_seed_pairs'):
+        c = summary['curve'][name]
+        if c['rel_mean'] is not None:
+            lines.append(
+                f'{name:<16} {len(summary[name]):>5} {c["rel_mean"]:>10.4f} {c["rel_max"]:>9.4f}'
+            )
+    for key in ('probe_top1', 'knn_top1', 'knn_nn1'):
+        if key in summary:
+            p = summary[key]
+            verdict = f', {p["verdict"]}' if 'verdict' in p else ''
+            spread = '-' if p['ref_std'] is None else f'{p["ref_std"]:.1f}'
+            lines.append(
+                f'{key}: bf16 - fp32 = {_interval(p)} points over {p["n"]} seeds{verdict} '
+                f'(fp32 {p["ref_mean"]:.1f} +- {spread} over the seeds)'
+            )
     return '\n'.join(lines)
 
 
@@ -369,8 +518,23 @@ def parse_args(argv=None):
     parser.add_argument(
         '--work-dir', default='work_dirs/compare_precision', help='outputs: W/<run>/...'
     )
-    parser.add_argument('--seed', type=int, default=0, help='seed of fp32 and bf16')
-    parser.add_argument('--seed2', type=int, default=1, help='seed of fp32_seed2')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', default=[0, 1, 2], help='seeds, each run in both precisions'
+    )
+    parser.add_argument(
+        '--precisions',
+        nargs='+',
+        default=list(PRECISIONS),
+        choices=PRECISIONS,
+        help='precisions to run (fp32 needed: the reference)',
+    )
+    parser.add_argument(
+        '--rule',
+        help="SampleFormatViews rule to force ('balanced', 'batch', ...; default: the config's)",
+    )
+    parser.add_argument(
+        '--tolerance', type=float, default=1.0, help='probe equivalence band, percentage points'
+    )
     parser.add_argument(
         '--log-interval',
         type=int,
@@ -380,14 +544,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--tail', type=int, default=11, help='iterations averaged for the final loss'
     )
-    parser.add_argument(
-        '--runs', nargs='+', default=list(RUNS), choices=RUNS, help='runs to do (fp32 needed)'
-    )
     parser.add_argument('--cfg-options', nargs='+', help='extra pretraining options k=v')
     parser.add_argument('--probe-cfg-options', nargs='+', help='extra probe/test options k=v')
     args = parser.parse_args(argv)
-    if 'fp32' not in args.runs:
-        parser.error('--runs must include fp32 (the reference)')
+    if 'fp32' not in args.precisions:
+        parser.error('--precisions must include fp32 (the reference)')
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds repeats a seed: {args.seeds}')
     return args
 
 
@@ -396,29 +559,26 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     t0 = time.time()
-    runs = {run: run_one(run, args) for run in args.runs}
-    ref = runs['fp32']['curve']
-    distances = {
-        name: curve_distance(ref, r['curve']) for name, r in runs.items() if name != 'fp32'
+    runs = {
+        run_name(p, s): run_one(p, s, args)
+        for s in args.seeds
+        for p in PRECISIONS
+        if p in args.precisions
     }
     report = dict(
         pretrain_config=osp.relpath(args.pretrain_config, REPO),
         probe_config=osp.relpath(args.probe_config, REPO),
         probe_metric='acc/top1 of tools/test.py: multi-skeleton ensemble, test pipeline, xsub_val',
+        seeds=args.seeds,
+        summary=summarize(runs, args.seeds, args.tolerance),
         runs={
             name: {k: v for k, v in r.items() if k != 'curve'} | {'loss': list(r['curve'].values())}
             for name, r in runs.items()
         },
-        distances=distances,
         wall_s=round(time.time() - t0, 1),
     )
     print()
     print(format_table(report))
-    if 'bf16' in distances and 'fp32_seed2' in distances:
-        report['bf16_over_noise'] = dict(
-            rel_mean=distances['bf16']['rel_mean'] / distances['fp32_seed2']['rel_mean'],
-            rel_max=distances['bf16']['rel_max'] / distances['fp32_seed2']['rel_max'],
-        )
     with open(osp.join(args.work_dir, 'compare_precision.json'), 'w') as f:
         json.dump(report, f, indent=1)
     print(json.dumps(report))
