@@ -51,12 +51,23 @@ def parse_args(argv=None):
     parser.add_argument(
         '--benchmark', choices=('auto', 'ntu60', 'ntu120'), default='auto', help='split rules'
     )
-    parser.add_argument('--max-bodies', type=int, default=2, help='actors (person slots M) kept per clip; a re-identified body joins its actor')
+    parser.add_argument(
+        '--max-bodies',
+        type=int,
+        default=2,
+        help='actors (person slots M) kept per clip; a re-identified body joins its actor',
+    )
     parser.add_argument(
         '--min-frames', type=int, default=11, help='drop bodies seen on <= this many frames'
     )
     parser.add_argument(
         '--spread-ratio', type=float, default=0.8, help='denoising: x spread > ratio * y spread'
+    )
+    parser.add_argument(
+        '--noisy-fraction',
+        type=float,
+        default=0.69754,
+        help='denoising: drop a body with at least this fraction of noisy frames (SGN)',
     )
     parser.add_argument(
         '--skip-bad', action='store_true', help='skip malformed files instead of failing'
@@ -65,7 +76,7 @@ def parse_args(argv=None):
         '--colour-as-recorded',
         action='store_true',
         help="keep NTU's mirrored colour pixels (overlay on NTU's videos) instead of the "
-        "view of an ordinary camera (u -> 1920 - u), the 2D convention of other sources",
+        'view of an ordinary camera (u -> 1920 - u), the 2D convention of other sources',
     )
     parser.add_argument('--workers', type=int, default=1, help='parallel processes')
     parser.add_argument('--overwrite', action='store_true', help='replace existing pickles')
@@ -115,6 +126,7 @@ def main(argv=None):
         max_bodies=args.max_bodies,
         min_frames=args.min_frames,
         spread_ratio=args.spread_ratio,
+        noisy_fraction=args.noisy_fraction,
         unmirror_colour=not args.colour_as_recorded,
     )
     results = run_per_file(work, kept, args.workers, 'ntu .skeleton')

@@ -7,9 +7,10 @@ count and one line of 12 fields per joint (``x y z depthX depthY colorX colorY
 orientationW orientationX orientationY orientationZ trackingState``).
 
 Body selection follows the usual NTU denoising (SGN / CTR-GCN
-``data/ntu/get_raw_denoised_data.py``): drop bodies seen on too few frames, drop bodies
-whose horizontal spread is implausibly large against their vertical spread on most frames
-(furniture, reflections), then assemble the remaining bodies, most active first, into up to
+``data/ntu/get_raw_denoised_data.py``, its thresholds and its motion measure): drop bodies
+seen on too few frames, drop bodies whose horizontal spread is implausibly large against
+their vertical spread on most frames (furniture, reflections), then assemble the remaining
+bodies, most active first (the variance of all their joint positions), into up to
 ``max_bodies`` actors, merging bodies whose frames do not overlap into one actor's track: the
 Kinect tracker often gives one person a new body id mid-clip, and such fragments must stay in
 one person slot.
@@ -185,6 +186,25 @@ def parse_skeleton_file(path: str, num_joints: int) -> Tuple[int, List[NTUBody]]
     return num_frames, bodies
 
 
+def spread_valid_frames(body: NTUBody, spread_ratio: float = 0.8) -> np.ndarray:
+    """Which of a body's frames have a plausible shape: x spread <= ``spread_ratio`` * y spread.
+
+    SGN's ``get_valid_frames_by_spread``: a person stands taller than wide, furniture and
+    reflections mistaken for a body often do not.
+
+    Args:
+        body (NTUBody): The body.
+        spread_ratio (float): Threshold on ``spread_x / spread_y``. Defaults to 0.8.
+
+    Returns:
+        np.ndarray: bool ``(F,)``, True where the frame is valid (not noisy).
+
+    """
+    xyz = body.xyz
+    spread = xyz.max(axis=1) - xyz.min(axis=1) if len(xyz) else np.zeros((0, 3), xyz.dtype)
+    return spread[:, 0] <= spread_ratio * spread[:, 1]
+
+
 def spread_noise_ratio(body: NTUBody, spread_ratio: float = 0.8) -> float:
     """Fraction of a body's frames whose x spread exceeds ``spread_ratio`` times its y spread.
 
@@ -193,38 +213,51 @@ def spread_noise_ratio(body: NTUBody, spread_ratio: float = 0.8) -> float:
         spread_ratio (float): Threshold on ``spread_x / spread_y``. Defaults to 0.8.
 
     Returns:
-        float: In ``[0, 1]``.
+        float: In ``[0, 1]``; 1.0 for a body without frames.
 
     """
-    xyz = body.xyz
-    spread = xyz.max(axis=1) - xyz.min(axis=1)  # (F, 3)
-    noisy = spread[:, 0] > spread_ratio * spread[:, 1]
-    return float(noisy.mean()) if len(noisy) else 1.0
+    valid = spread_valid_frames(body, spread_ratio)
+    return float(1.0 - valid.mean()) if len(valid) else 1.0
 
 
-def motion_energy(body: NTUBody) -> float:
-    """Sum over joints and axes of the variance of the 3D positions over the body's frames.
+def motion_energy(body: NTUBody, frames: np.ndarray | None = None) -> float:
+    """SGN's motion amount of a body: the variance of all its 3D joint positions.
+
+    The positions of every joint on every frame are pooled into one point cloud, and the
+    variances of its x, y and z are summed (SGN's ``np.sum(np.var(joints, axis=0))`` on
+    ``joints`` ``(F * V, 3)``, ``get_raw_skes_data.py``). So it grows with the body's
+    movement and with its spatial extent: a large still body (a wall mistaken for a person)
+    scores higher than a small one.
 
     Args:
         body (NTUBody): The body.
+        frames (np.ndarray, optional): bool ``(F,)`` mask or indices of the body's frames to
+            use. Defaults to None: all of them.
 
     Returns:
-        float: The motion energy (m^2).
+        float: In m^2; 0.0 when no frame is used.
 
     """
-    return float(body.xyz.reshape(len(body.frames), -1).var(axis=0).sum())
+    xyz = body.xyz if frames is None else body.xyz[frames]
+    points = xyz.reshape(-1, 3)
+    return float(points.var(axis=0, dtype=np.float64).sum()) if len(points) else 0.0
 
 
 def denoise_bodies(
     bodies: Sequence[NTUBody],
     min_frames: int = 11,
     spread_ratio: float = 0.8,
-    max_noisy_fraction: float = 0.69,
-) -> List[NTUBody]:
-    """Drop noise bodies by length, then by spread; keep the input order.
+    noisy_fraction: float = 0.69754,
+) -> List[Tuple[NTUBody, float]]:
+    """Drop noise bodies by length, then by spread, as SGN's ``denoising_bodies_data``.
 
-    A step that would remove every remaining body is skipped, so a clip that has bodies
-    keeps at least one.
+    1. Length: bodies seen on ``<= min_frames`` frames are dropped (unless that would drop
+       every body: then none is; SGN assumes it never happens).
+    2. Spread, in input order and only while more than one body is left: a body whose
+       frames fail :func:`spread_valid_frames` on at least ``noisy_fraction`` of its frames
+       is dropped; a body with fewer noisy frames stays, its motion taken as the smaller of
+       its :func:`motion_energy` over all frames and over its valid frames (so a person
+       whose skeleton sprawls on a few frames is not ranked by those frames).
 
     Args:
         bodies (Sequence[NTUBody]): All bodies of a clip.
@@ -232,18 +265,27 @@ def denoise_bodies(
             11.
         spread_ratio (float): A frame is noisy when ``spread_x > spread_ratio *
             spread_y``. Defaults to 0.8.
-        max_noisy_fraction (float): Bodies with more noisy frames than this fraction are
-            dropped. Defaults to 0.69.
+        noisy_fraction (float): Bodies with at least this fraction of noisy frames are
+            dropped. Defaults to 0.69754 (SGN's threshold).
 
     Returns:
-        list[NTUBody]: The bodies that pass, in input order (the same objects).
+        list[tuple[NTUBody, float]]: The bodies that pass (the same objects, in input order)
+        with their motion, for :func:`assemble_actors`.
 
     """
-    kept = list(bodies)
-    by_length = [b for b in kept if len(b.frames) > min_frames]
-    kept = by_length or kept
-    by_spread = [b for b in kept if spread_noise_ratio(b, spread_ratio) <= max_noisy_fraction]
-    return by_spread or kept
+    kept = [b for b in bodies if len(b.frames) > min_frames] or list(bodies)
+    motion = [motion_energy(b) for b in kept]
+    i = 0
+    while i < len(kept) and len(kept) > 1:
+        valid = spread_valid_frames(kept[i], spread_ratio)
+        noisy = int((~valid).sum())
+        if noisy and noisy / len(valid) >= noisy_fraction:
+            del kept[i], motion[i]
+            continue
+        if noisy and valid.any():  # (no valid frame: SGN's min(motion, nan) keeps motion)
+            motion[i] = min(motion[i], motion_energy(kept[i], valid))
+        i += 1
+    return list(zip(kept, motion))
 
 
 def merge_bodies(bodies: Sequence[NTUBody]) -> NTUBody:
@@ -277,12 +319,15 @@ def merge_bodies(bodies: Sequence[NTUBody]) -> NTUBody:
     return NTUBody('+'.join(b.body_id for b in ordered), frames, joints)
 
 
-def assemble_actors(bodies: Sequence[NTUBody], max_bodies: int = 2) -> List[NTUBody]:
+def assemble_actors(
+    bodies: Sequence[NTUBody], max_bodies: int = 2, motions: Sequence[float] | None = None
+) -> List[NTUBody]:
     """Assemble denoised bodies into up to ``max_bodies`` actors by frame overlap.
 
     Follows ``get_two_actors_points`` of the SGN / CTR-GCN NTU preprocessing
-    (``data/ntu/get_raw_denoised_data.py``): the bodies are taken by motion energy,
-    largest first (:func:`motion_energy`; a stable sort, so ties keep the input order);
+    (``data/ntu/get_raw_denoised_data.py``): the bodies are taken by motion, largest
+    first (``motions``, by default :func:`motion_energy`; a stable sort, so ties keep the
+    input order);
     actor 1 is the most active body; each following body joins the first actor whose frames
     it does not overlap, starts a new actor when it overlaps all of them and fewer than
     ``max_bodies`` exist, and is dropped otherwise. With ``max_bodies=2`` that is the
@@ -308,6 +353,8 @@ def assemble_actors(bodies: Sequence[NTUBody], max_bodies: int = 2) -> List[NTUB
     Args:
         bodies (Sequence[NTUBody]): Denoised bodies of a clip (see :func:`denoise_bodies`).
         max_bodies (int): Actors to keep (``M`` at most). Defaults to 2.
+        motions (Sequence[float], optional): Each body's motion, the ranking key (as
+            :func:`denoise_bodies` returns them). Defaults to None: :func:`motion_energy`.
 
     Returns:
         list[NTUBody]: The actors, actor 1 (the most active body's track) first; an actor
@@ -315,7 +362,12 @@ def assemble_actors(bodies: Sequence[NTUBody], max_bodies: int = 2) -> List[NTUB
         :func:`merge_bodies` (frames ``(F,)`` sorted, joints ``(F, V, 12)``).
 
     """
-    ranked = sorted(bodies, key=motion_energy, reverse=True)
+    if motions is None:
+        motions = [motion_energy(b) for b in bodies]
+    if len(motions) != len(bodies):
+        raise ValueError(f'{len(motions)} motions for {len(bodies)} bodies')
+    order = sorted(range(len(bodies)), key=lambda i: motions[i], reverse=True)
+    ranked = [bodies[i] for i in order]
     tracks: List[List[NTUBody]] = []
     occupied: List[set] = []
     for body in ranked:
@@ -337,7 +389,7 @@ def select_bodies(
     max_bodies: int = 2,
     min_frames: int = 11,
     spread_ratio: float = 0.8,
-    max_noisy_fraction: float = 0.69,
+    noisy_fraction: float = 0.69754,
 ) -> List[NTUBody]:
     """Choose up to ``max_bodies`` actors: denoise by length and spread, merge re-IDs.
 
@@ -353,16 +405,16 @@ def select_bodies(
             11.
         spread_ratio (float): A frame is noisy when ``spread_x > spread_ratio *
             spread_y``. Defaults to 0.8.
-        max_noisy_fraction (float): Bodies with more noisy frames than this fraction are
-            dropped. Defaults to 0.69.
+        noisy_fraction (float): Bodies with at least this fraction of noisy frames are
+            dropped. Defaults to 0.69754 (SGN's).
 
     Returns:
         list[NTUBody]: At most ``max_bodies`` actors, the most active body's track first
         (frames ``(F,)``, joints ``(F, V, 12)``; see :func:`assemble_actors`).
 
     """
-    kept = denoise_bodies(bodies, min_frames, spread_ratio, max_noisy_fraction)
-    return assemble_actors(kept, max_bodies)
+    kept = denoise_bodies(bodies, min_frames, spread_ratio, noisy_fraction)
+    return assemble_actors([b for b, _ in kept], max_bodies, [m for _, m in kept])
 
 
 def bodies_to_arrays(
@@ -410,6 +462,7 @@ def convert_skeleton_file(
     min_frames: int = 11,
     spread_ratio: float = 0.8,
     unmirror_colour: bool = True,
+    noisy_fraction: float = 0.69754,
 ) -> Tuple[dict | None, dict | None]:
     """Turn one ``.skeleton`` file into its ``kinect25`` and ``kinect25_2d`` annotations.
 
@@ -434,6 +487,7 @@ def convert_skeleton_file(
         unmirror_colour (bool): Mirror the colour pixels back to an ordinary camera's view
             (``u -> width - u`` where a body is present; absent joints stay 0). Defaults to
             True.
+        noisy_fraction (float): See :func:`select_bodies`. Defaults to 0.69754.
 
     Returns:
         tuple[dict | None, dict | None]: The 3D annotation (``keypoint (M, T, V, 3)``) and
@@ -447,7 +501,7 @@ def convert_skeleton_file(
     num_frames, bodies = parse_skeleton_file(path, num_joints)
     if not bodies or num_frames == 0:
         return None, None
-    chosen = select_bodies(bodies, max_bodies, min_frames, spread_ratio)
+    chosen = select_bodies(bodies, max_bodies, min_frames, spread_ratio, noisy_fraction)
     kp3, kp2, score = bodies_to_arrays(chosen, num_frames, num_joints)
     name = osp.basename(path)[: -len('.skeleton')]
     common = dict(frame_dir=name, label=meta['action'] - 1, total_frames=num_frames)

@@ -7,14 +7,18 @@ from msclr_mm.datasets.converters.common import ConversionError
 from msclr_mm.datasets.converters.ntu import (
     NTU60_XSUB_TRAIN,
     NTU120_XSUB_TRAIN,
+    NTUBody,
+    assemble_actors,
     bodies_to_arrays,
     convert_skeleton_file,
+    denoise_bodies,
     motion_energy,
     ntu_splits,
     parse_ntu_name,
     parse_skeleton_file,
     select_bodies,
     spread_noise_ratio,
+    spread_valid_frames,
 )
 from msclr_mm.skeletons import get_format
 
@@ -390,3 +394,85 @@ def test_real_two_person_clip_with_id_switch(shared_data, tmp_path):
     np.testing.assert_array_equal(ann3['keypoint'], ref3['keypoint'][perm])
     np.testing.assert_array_equal(ann2['keypoint'], ref2['keypoint'][perm])
     np.testing.assert_array_equal(ann2['keypoint_score'], ref2['keypoint_score'][perm])
+
+
+# --- SGN's denoising details (get_raw_skes_data.py / get_raw_denoised_data.py) ---
+
+
+def _body(body_id, num_frames, x0=0.0, amp=0.0, wide_frames=(), seed=0, height=1.6):
+    """An NTUBody built directly: upright, swaying by ``amp`` in x; sprawling on ``wide_frames``."""
+    rng = np.random.default_rng(seed)
+    joints = np.zeros((num_frames, V, 12), np.float32)
+    for t in range(num_frames):
+        joints[t] = body_joints(rng, centre=(x0 + amp * np.sin(t / 3), 0, 3), height=height)
+    for t in wide_frames:  # wider than tall: a noisy frame
+        joints[t, :, 0] = x0 + np.linspace(-1.5, 1.5, V)
+    return NTUBody(body_id, np.arange(num_frames, dtype=np.int64), joints)
+
+
+def test_motion_energy_is_sgns_pooled_variance(shared_data):
+    path = osp.join(shared_data, 'ntu_raw', f'{TWO}.skeleton')
+    _, bodies = parse_skeleton_file(path, V)
+    for b in bodies:
+        # SGN: np.sum(np.var(joints, axis=0)) on the body's joints as (F * 25, 3)
+        want = np.sum(np.var(b.xyz.reshape(-1, 3).astype(np.float64), axis=0))
+        assert motion_energy(b) == pytest.approx(want, rel=1e-9)
+        half = np.arange(len(b.frames)) % 2 == 0
+        assert motion_energy(b, half) == pytest.approx(
+            np.sum(np.var(b.xyz[half].reshape(-1, 3).astype(np.float64), axis=0)), rel=1e-9
+        )
+    # the pooled variance counts the body's extent: a tall still body outranks a small
+    # swaying one (the per-joint variance over time, used before, ranked them the other way)
+    tall = _body('tall', 30, height=2.0)
+    small = _body('small', 30, amp=0.3, height=0.5)
+    assert motion_energy(tall) > motion_energy(small)
+    per_joint = [float(b.xyz.var(axis=0).sum()) for b in (tall, small)]
+    assert per_joint[0] < per_joint[1]
+    assert [a.body_id for a in select_bodies([small, tall], max_bodies=1)] == ['tall']
+    assert motion_energy(_body('none', 0)) == 0.0
+
+
+def test_spread_threshold_is_sgns():
+    # 200 frames; SGN drops a body whose noisy fraction is >= 0.69754 (we dropped > 0.69)
+    wide = np.arange(139)  # 0.695: kept now, dropped before
+    person = _body('P', 200, x0=1.5, amp=0.2, seed=1)
+    almost = _body('almost', 200, amp=0.2, wide_frames=wide)
+    assert spread_noise_ratio(almost) == pytest.approx(0.695)
+    assert spread_valid_frames(almost).sum() == 61
+    assert [b.body_id for b, _ in denoise_bodies([almost, person])] == ['almost', 'P']
+    over = _body('over', 200, amp=0.2, wide_frames=np.arange(140))  # 0.70
+    assert [b.body_id for b, _ in denoise_bodies([over, person])] == ['P']
+    # the threshold is a parameter
+    kept = denoise_bodies([almost, person], noisy_fraction=0.69)
+    assert [b.body_id for b, _ in kept] == ['P']
+
+
+def test_spread_step_stops_at_one_body():
+    # every body is noisy: SGN drops them in input order while more than one is left, so
+    # the last one stays (we kept all three before)
+    noisy = [_body(f'n{i}', 30, x0=i, wide_frames=range(30), seed=i) for i in range(3)]
+    assert [b.body_id for b, _ in denoise_bodies(noisy)] == ['n2']
+    assert [b.body_id for b, _ in denoise_bodies(noisy[::-1])] == ['n0']
+    # a single body is never dropped, nor are all bodies for their length
+    assert [b.body_id for b, _ in denoise_bodies(noisy[:1])] == ['n0']
+    short = [_body('s1', 5, wide_frames=range(5)), _body('s2', 8, x0=2, seed=3)]
+    assert [b.body_id for b, _ in denoise_bodies(short)] == ['s2']  # spread still applies
+
+
+def test_noisy_frames_do_not_rank_a_body():
+    # A hardly moves but sprawls on 20 % of its frames, which inflates its pooled variance
+    # above B's; SGN re-measures a kept body's motion on its valid frames only (the
+    # smaller of the two), so B, the more active person, is actor 1
+    a = _body('A', 50, amp=0.02, wide_frames=range(0, 50, 5))
+    b = _body('B', 50, x0=1.5, amp=0.25, seed=2)
+    assert motion_energy(a) > motion_energy(b)
+    kept = denoise_bodies([a, b])
+    (ka, ma), (kb, mb) = kept
+    assert (ka.body_id, kb.body_id) == ('A', 'B')
+    assert ma == pytest.approx(motion_energy(a, spread_valid_frames(a)))
+    assert ma < motion_energy(a) and mb == motion_energy(b)  # B has no noisy frame
+    assert [x.body_id for x in select_bodies([a, b])] == ['B', 'A']
+    # ranked by the full-frame motion instead, A would come first
+    assert [x.body_id for x in assemble_actors([a, b])] == ['A', 'B']
+    with pytest.raises(ValueError, match='1 motions for 2 bodies'):
+        assemble_actors([a, b], motions=[1.0])

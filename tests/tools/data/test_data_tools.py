@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from msclr_mm.datasets import check_alignment, load_annotation_file, validate_annotations
-from msclr_mm.datasets.converters.ntu import NTU60_XSUB_TRAIN
+from msclr_mm.datasets.converters.ntu import (
+    NTU60_XSUB_TRAIN,
+    parse_skeleton_file,
+    select_bodies,
+)
 from msclr_mm.skeletons import get_format
 
 from ...conftest import REPO_ROOT, run_python
@@ -64,13 +68,17 @@ def test_ntu_real_files(ntu_out):
         assert a3['keypoint'].shape[0] == (2 if a3['frame_dir'] == TWO else 1)
     two = next(a for a in d3['annotations'] if a['frame_dir'] == TWO)
     assert (np.abs(two['keypoint']).sum((1, 2, 3)) > 0).all()
-    # joint 1 of body 0 on frame 0 as written in the file (line 5 of the text)
+    # joint 1 of the file's first body on frame 0 as written (line 5 of the text); that body
+    # is actor 2: SGN's motion (pooled variance of its joints) ranks the other one first
     with open(osp.join(src, TWO + '.skeleton')) as f:
-        line = f.read().splitlines()[5].split()
+        text = f.read().splitlines()
+    first_id, line = text[2].split()[0], text[5].split()
+    _, bodies = parse_skeleton_file(osp.join(src, TWO + '.skeleton'), 25)
+    assert [b.body_id for b in select_bodies(bodies)][1] == first_id
     two2 = next(a for a in d2['annotations'] if a['frame_dir'] == TWO)
-    np.testing.assert_allclose(two['keypoint'][0, 0, 1], [float(v) for v in line[:3]], rtol=1e-6)
+    np.testing.assert_allclose(two['keypoint'][1, 0, 1], [float(v) for v in line[:3]], rtol=1e-6)
     colour = [float(v) for v in line[5:7]]
-    np.testing.assert_allclose(two2['keypoint'][0, 0, 1], [1920 - colour[0], colour[1]])
+    np.testing.assert_allclose(two2['keypoint'][1, 0, 1], [1920 - colour[0], colour[1]])
     assert 'ordinary camera' in d2['meta']['axes'] and d3['meta']['format'] == 'kinect25'
     # splits: subjects 1 and 8 train x-sub; camera 1 is x-view val, camera 3 train
     assert 1 in NTU60_XSUB_TRAIN and 8 in NTU60_XSUB_TRAIN
@@ -145,6 +153,15 @@ def test_ntu_refusals(tmp_path, capsys):
     assert 'skipped' in capsys.readouterr().err
     assert tree_hashes(src) == before
     assert sorted(os.listdir(out)) == ['kinect25.pkl', 'kinect25_2d.pkl']  # no temp left
+    # --noisy-fraction reaches the denoising: above 1 no body is dropped for its spread, and
+    # the wide "body" at x = -1 (the largest variance of its joints) becomes actor 1
+    loose = tmp_path / 'loose'
+    args = [str(src), '--out-dir', str(loose), '--skip-bad', '--noisy-fraction', '1.01']
+    assert ntu.main(args) == 0
+    kp = load_annotation_file(str(loose / 'kinect25.pkl'))['annotations'][1]['keypoint']
+    assert abs(kp[0, ..., 0].mean() + 1) < 0.05
+    kept = load_annotation_file(str(out / 'kinect25.pkl'))['annotations'][1]['keypoint']
+    assert abs(kept[..., 0].mean(axis=(1, 2)) + 1).min() > 0.5  # the default drops it
 
 
 def test_video_from_reference_landmarks(tmp_path, capsys, shared_data):
@@ -221,7 +238,12 @@ def test_video_never_replaces_saved_landmarks_or_merges_two_videos(tmp_path, cap
     assert (lm / 'a_c001.npz').read_bytes() == b'user data'
     assert not (tmp_path / 'o').exists()
     assert video.main(args + ['--save-landmarks', str(lm), '--overwrite']) == 0
-    assert set(np.load(lm / 'a_c001.npz').files) == {'blaze33_2d', 'blaze33_world', 'found', 'img_shape'}
+    assert set(np.load(lm / 'a_c001.npz').files) == {
+        'blaze33_2d',
+        'blaze33_world',
+        'found',
+        'img_shape',
+    }
     (src / 'a_c001.avi').write_bytes(b'')
     assert video.main(args + ['--overwrite']) == 1
     assert "clips ['a_c001'] exist under several extensions" in capsys.readouterr().err
