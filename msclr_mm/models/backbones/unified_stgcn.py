@@ -364,8 +364,9 @@ class UnifiedSTGCN(BaseModule):
             (:func:`~.grouped_norm.grouped_batch_norm`), so the features, gradients and
             running statistics are those of one pass per group. Fewer, larger kernels.
             Formats fuse when every format has the same number of rows (the
-            ``'balanced'`` format rule); otherwise only groups of one format fuse. Runs
-            with ``SyncBatchNorm`` are never fused. Defaults to False.
+            ``'balanced'`` and ``'batch'`` format rules); otherwise only consecutive groups
+            of one format fuse (the running statistics must be updated in the groups'
+            order). Runs with ``SyncBatchNorm`` are never fused. Defaults to False.
         dense_gcn (bool): Run each block's graph convolution (1x1 convolution and the
             product with the ``K`` adjacency subsets) as one dense matrix product with a
             ``(V * C_out, V * C_in)`` weight built from both
@@ -614,9 +615,9 @@ class UnifiedSTGCN(BaseModule):
         own BatchNorm statistics and (if asked) its own attention drop, and the running
         statistics are updated group by group in the given order, so the result is that
         of the loop up to floating-point rounding; only the random dropout masks differ.
-        When the formats cannot share a pack (unequal rows), each format's groups form
-        one pack and the running statistics are updated pack by pack: the same updates,
-        in the order of the loop over the reordered groups.
+        Packs are runs of consecutive groups (see :meth:`_plan_packs`): where the formats
+        of a run hold unequal rows (the ``'random'`` format rule), only consecutive groups
+        of one format share a pass, so with alternating formats nothing is fused.
 
         Args:
             groups (Sequence[tuple[Tensor, str | dict | SkeletonFormat | None, bool]]):
@@ -649,19 +650,36 @@ class UnifiedSTGCN(BaseModule):
     def _plan_packs(stemmed: Sequence[Tuple[str, torch.Tensor, Any, bool]]) -> List[List[int]]:
         """Partition group indices into packs that can share one trunk pass.
 
-        Groups with the same frames, dtype and device pack together when every format
-        among them holds the same number of rows; otherwise each format is its own pack.
+        Packs are runs of consecutive groups, so that running them one after another updates
+        the BatchNorm running statistics group by group in the given order (an exponential
+        average depends on the order). Consecutive groups with the same frames, dtype and
+        device form one run; a run packs whole when every format in it holds the same
+        number of rows, otherwise it is cut where the format changes.
         """
-        by_key: Dict[Any, List[int]] = {}
-        for g, (_, h, _, _) in enumerate(stemmed):
-            by_key.setdefault((tuple(h.shape[1:3]), h.dtype, h.device), []).append(g)
+
+        def key(g):
+            h = stemmed[g][1]
+            return tuple(h.shape[1:3]), h.dtype, h.device
+
+        runs: List[List[int]] = []
+        for g in range(len(stemmed)):
+            if runs and key(runs[-1][-1]) == key(g):
+                runs[-1].append(g)
+            else:
+                runs.append([g])
         packs = []
-        for members in by_key.values():
-            columns: Dict[str, List[int]] = {}
-            for g in members:
-                columns.setdefault(stemmed[g][0], []).append(g)
-            rows = {sum(stemmed[g][1].shape[0] for g in col) for col in columns.values()}
-            packs.extend([members] if len(rows) == 1 else list(columns.values()))
+        for run in runs:
+            rows: Dict[str, int] = {}
+            for g in run:
+                rows[stemmed[g][0]] = rows.get(stemmed[g][0], 0) + stemmed[g][1].shape[0]
+            if len(set(rows.values())) == 1:
+                packs.append(run)
+                continue
+            for g in run:
+                if packs and packs[-1][-1] == g - 1 and stemmed[packs[-1][-1]][0] == stemmed[g][0]:
+                    packs[-1].append(g)
+                else:
+                    packs.append([g])
         return packs
 
     def _run_fused(

@@ -247,7 +247,12 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
 
     @staticmethod
     def _describe(view: str, fmt_name: str, index: Any, data_samples: Any) -> str:
-        """Name the view, the format and the first samples of a group for error messages."""
+        """Name the view, the format and the first samples of a group for error messages.
+
+        Only called on the way to raising: it reads ``index`` on the host (a device
+        synchronisation on a GPU, refused inside a CUDA-graph capture) and builds packed
+        data samples.
+        """
         names = []
         if isinstance(data_samples, Sequence) and isinstance(index, torch.Tensor):
             for i in index.flatten()[:3].tolist():
@@ -329,22 +334,28 @@ class SkeletonDataPreprocessor(BaseDataPreprocessor):
             for fmt_name in sorted(groups):
                 group = groups[fmt_name]
                 index = group.get('index') if isinstance(group, Mapping) else None
-                where = self._describe(view, fmt_name, index, data_samples)
+
+                def where(view=view, fmt_name=fmt_name, index=index):
+                    return self._describe(view, fmt_name, index, data_samples)
+
                 if not isinstance(group, Mapping) or 'keypoint' not in group:
-                    raise KeyError(f"{where}: expected a dict with 'keypoint' and 'index'")
+                    raise KeyError(f"{where()}: expected a dict with 'keypoint' and 'index'")
                 if index is None:
-                    raise KeyError(f"{where}: 'index' is missing")
+                    raise KeyError(f"{where()}: 'index' is missing")
                 fmt = self.get_format(fmt_name)
                 x = torch.as_tensor(group['keypoint'], device=self.device).float()
                 if x.dim() not in (5, 6):
                     raise ValueError(
-                        f'{where}: keypoint has shape {tuple(x.shape)}, expected '
+                        f'{where()}: keypoint has shape {tuple(x.shape)}, expected '
                         '(n, M, T, V, C) or (n, S, M, T, V, C)'
                     )
-                check_clip_batch(x.reshape(-1, *x.shape[-4:]), fmt, where)
+                try:
+                    check_clip_batch(x.reshape(-1, *x.shape[-4:]), fmt)
+                except ValueError as exc:
+                    raise ValueError(f'{where()}: {exc}') from None
                 if x.shape[0] != len(index):
                     raise ValueError(
-                        f'{where}: keypoint holds {x.shape[0]} clips but index has '
+                        f'{where()}: keypoint holds {x.shape[0]} clips but index has '
                         f'{len(index)} entries'
                     )
                 gen = self.generator(x.device) if ops else None

@@ -82,6 +82,7 @@ def build(algo, fuse, dense=False, **kwargs):
 
 
 def batch(n=8):
+    """A batch as the workers hand it over: the data samples packed (``compact_samples``)."""
     q_fmt = ['kinect25', 'smpl24'] * (n // 2)
     k_fmt = ['smpl24', 'kinect25'] * (n // 2)
     samples = []
@@ -91,7 +92,7 @@ def batch(n=8):
         samples.append(s)
     return dict(
         inputs=dict(query=view(clips(n, seed=1), q_fmt), key=view(clips(n, seed=2), k_fmt)),
-        data_samples=SampleList(samples),
+        data_samples=SampleList.from_content(*SampleList(samples).content()),
     )
 
 
@@ -117,16 +118,46 @@ class HostCopies:
         return wrapped
 
 
+class HostConversions:
+    """Record ``Tensor.tolist`` / ``numpy`` / ``__array__`` called from msclr_mm: each reads
+    the values on the host (a synchronising copy on a GPU, refused inside a CUDA-graph
+    capture) without dispatching any operator that :class:`ValueReads` could see."""
+
+    def __init__(self, monkeypatch):
+        self.seen = []
+        for name in ('tolist', 'numpy', '__array__'):
+            original = getattr(torch.Tensor, name)
+            monkeypatch.setattr(torch.Tensor, name, self._wrap(name, original))
+
+    def _wrap(self, name, original):
+        def wrapped(tensor, *args, **kwargs):
+            stack = traceback.extract_stack()
+            where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
+            if where:
+                self.seen.append((name, where[-1]))
+            return original(tensor, *args, **kwargs)
+
+        return wrapped
+
+
 def host_reads_and_copies(model, optim_wrapper, monkeypatch):
-    """The value reads and host-built device tensors of a second training step (the
-    first copies the key encoder), on the accelerator paths; and its logs."""
+    """The value reads (operators and tensor-to-host conversions) and host-built device
+    tensors of a second training step (the first copies the key encoder), on the
+    accelerator paths; and its logs. Building the packed data samples (on the host, one
+    ``ActionDataSample`` per clip) counts as a read."""
     with without_host_shortcuts():
         model.train_step(batch(), optim_wrapper)
-        reads, copies = ValueReads(), HostCopies(monkeypatch)
+        data = batch()
+        reads, copies, converts = (
+            ValueReads(),
+            HostCopies(monkeypatch),
+            HostConversions(monkeypatch),
+        )
         with reads:
-            logs = model.train_step(batch(), optim_wrapper)
+            logs = model.train_step(data, optim_wrapper)
     monkeypatch.undo()
-    return reads.seen, copies.seen, logs
+    built = repr(data['data_samples']).endswith('built)')
+    return reads.seen + converts.seen + [('built data samples', '')] * built, copies.seen, logs
 
 
 @pytest.mark.parametrize('fuse', [False, True])
@@ -138,7 +169,7 @@ def test_training_step_reads_no_value_on_the_host(algo, fuse, monkeypatch):
     assert torch.isfinite(logs['loss'])
 
 
-def test_the_check_can_fail():
+def test_the_check_can_fail(monkeypatch):
     """The CPU shortcuts read values: the same step outside the context is caught."""
     model, optim_wrapper = build('AimCLR', False)
     model.train_step(batch(), optim_wrapper)
@@ -146,6 +177,21 @@ def test_the_check_can_fail():
     with reads:
         model.train_step(batch(), optim_wrapper)
     assert 'aten.nonzero.default' in [op for op, _ in reads.seen]
+    # a preprocessor that names its samples on every step (as it did until 2026-12-01, for
+    # error messages it might raise) reads each group's index with tolist and builds the
+    # packed samples: both caught
+    pre = type(model.data_preprocessor)
+    forward = pre._forward
+
+    def eager_describe(self, data, training=False):
+        for groups in data['inputs'].values():
+            for fmt_name, group in groups.items():
+                self._describe('v', fmt_name, group['index'], data['data_samples'])
+        return forward(self, data, training)
+
+    monkeypatch.setattr(pre, '_forward', eager_describe)
+    reads, _, _ = host_reads_and_copies(model, optim_wrapper, monkeypatch)
+    assert {'tolist', 'built data samples'} <= {op for op, _ in reads}
 
 
 def _shape_of(x):

@@ -233,6 +233,18 @@ def test_errors_name_the_view_format_and_samples():
     data['inputs']['query']['coco17']['keypoint'] = torch.zeros(3, 2, 12, 25, 3)
     with pytest.raises(ValueError, match=r"view 'query', format 'coco17'.*clip001.*V = 17"):
         pre(data, training=False)
+    data = batch(views=('query',))
+    group = data['inputs']['query']['coco17']
+    group['keypoint'] = group['keypoint'][:1]
+    with pytest.raises(ValueError, match=r"format 'coco17', samples \['clip001'.*holds 1 clips"):
+        pre(data, training=False)
+    del group['index']
+    with pytest.raises(KeyError, match=r"view 'query', format 'coco17'.*'index' is missing"):
+        pre(data, training=False)
+    group['index'] = torch.arange(1)
+    group['keypoint'] = torch.zeros(1, 12, 17, 3)
+    with pytest.raises(ValueError, match=r"coco17', samples \['clip000'\]: keypoint has shape"):
+        pre(data, training=False)
     limited = SkeletonDataPreprocessor(formats=['kinect25'], seed=0)
     with pytest.raises(KeyError, match=r"format 'coco17'.*configured formats \['kinect25'\]"):
         limited(batch(views=('query',)), training=False)
