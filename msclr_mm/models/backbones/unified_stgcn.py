@@ -675,11 +675,13 @@ class UnifiedSTGCN(BaseModule):
             if len(set(rows.values())) == 1:
                 packs.append(run)
                 continue
+            cut: List[List[int]] = []
             for g in run:
-                if packs and packs[-1][-1] == g - 1 and stemmed[packs[-1][-1]][0] == stemmed[g][0]:
-                    packs[-1].append(g)
+                if cut and stemmed[cut[-1][-1]][0] == stemmed[g][0]:
+                    cut[-1].append(g)
                 else:
-                    packs.append([g])
+                    cut.append([g])
+            packs.extend(cut)
         return packs
 
     def _run_fused(

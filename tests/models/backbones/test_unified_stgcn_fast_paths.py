@@ -281,3 +281,20 @@ def test_dense_gcn_switch_keeps_the_parameters():
     on.load_state_dict(off.state_dict())
     x = torch.randn(2, 2, 12, 17, 3)
     torch.testing.assert_close(on.eval()(x, 'coco17'), off.eval()(x, 'coco17'))
+
+
+def test_packs_are_runs_of_consecutive_groups():
+    def stemmed(name, rows, frames):
+        return (name, torch.zeros(rows, 16, frames, 5), None, False)
+
+    plan = UnifiedSTGCN._plan_packs
+    # equal rows per format within a run of one shape: the run is one pack
+    assert plan([stemmed('A', 4, 20), stemmed('B', 4, 20)]) == [[0, 1]]
+    assert plan([stemmed('A', 4, 20), stemmed('A', 4, 20), stemmed('B', 8, 20)]) == [[0, 1, 2]]
+    # unequal rows: cut where the format changes, never across a change of shape
+    groups = [stemmed('B', 4, 20), stemmed('A', 4, 20), stemmed('A', 3, 16), stemmed('A', 3, 16)]
+    groups += [stemmed('B', 5, 16), stemmed('A', 3, 16)]
+    assert plan(groups) == [[0, 1], [2, 3], [4], [5]]
+    # groups of one shape that are not consecutive never share a pack
+    groups = [stemmed('A', 4, 20), stemmed('A', 4, 16), stemmed('A', 4, 20)]
+    assert plan(groups) == [[0], [1], [2]]
