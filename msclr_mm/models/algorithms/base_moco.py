@@ -202,6 +202,13 @@ class BaseMoCo(BaseModel):
                 'cuda_graph_step cannot capture BatchNorm(momentum=None) (its cumulative '
                 f'average reads num_batches_tracked on the host): {cumulative[:3]}'
             )
+        if getattr(self.data_preprocessor, 'move_data_samples', False):
+            raise RuntimeError(
+                'cuda_graph_step cannot capture moving the data samples to the device (one '
+                'copy of each label from host memory inside the step, refused while a stream '
+                'captures); set model.data_preprocessor.move_data_samples=False (the '
+                'contrastive losses never read the labels)'
+            )
         compile_cfg = getattr(self.backbone, 'compile', False)
         if isinstance(compile_cfg, dict) and 'overhead' in str(compile_cfg.get('mode')):
             raise RuntimeError(

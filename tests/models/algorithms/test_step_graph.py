@@ -258,6 +258,15 @@ def test_algorithms_refuse_what_a_captured_step_cannot_do(monkeypatch):
     model.backbone.compile = dict(mode='reduce-overhead', dynamic=False)
     with pytest.raises(RuntimeError, match='use model.backbone.compile=True'):
         model._check_step_graph(wrapper)
+    model.backbone.compile = False
+    # a preprocessor that moves the data samples copies every label from the host in the step
+    pre = dict(type='SkeletonDataPreprocessor')
+    moving = build('SkeletonCLR', cuda_graph_step=True, data_preprocessor=pre)
+    assert moving.data_preprocessor.move_data_samples  # the class default
+    with pytest.raises(RuntimeError, match='move_data_samples=False'):
+        moving._check_step_graph(wrapper)
+    pre['move_data_samples'] = False
+    build('SkeletonCLR', cuda_graph_step=True, data_preprocessor=pre)._check_step_graph(wrapper)
     monkeypatch.setattr(base_moco, 'get_world_size', lambda: 2)
     with pytest.raises(RuntimeError, match='single-process only'):
         model._check_step_graph(wrapper)
