@@ -46,6 +46,13 @@ NORMAL = normal_augmentation()
 EXTREME = aimclr_extreme_augmentation()
 
 
+def package_frames():
+    """``file:line`` of the msclr_mm frames on the current call stack, outermost first."""
+    return [
+        f'{f.filename}:{f.lineno}' for f in traceback.extract_stack() if 'msclr_mm' in f.filename
+    ]
+
+
 class ValueReads(TorchDispatchMode):
     """Record the value-reading operators dispatched inside the block (and where)."""
 
@@ -55,9 +62,7 @@ class ValueReads(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.overloadpacket.__name__ in READS_VALUES:
-            stack = traceback.extract_stack()
-            where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
-            self.seen.append((str(func), where[-2:]))
+            self.seen.append((str(func), package_frames()[-2:]))
         return func(*args, **(kwargs or {}))
 
 
@@ -109,8 +114,7 @@ class HostCopies:
     def _wrap(self, name, original):
         def wrapped(data, *args, **kwargs):
             if kwargs.get('device') is not None and not isinstance(data, torch.Tensor):
-                stack = traceback.extract_stack()
-                where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
+                where = package_frames()
                 if where:
                     self.seen.append((name, where[-1]))
             return original(data, *args, **kwargs)
@@ -131,8 +135,7 @@ class HostConversions:
 
     def _wrap(self, name, original):
         def wrapped(tensor, *args, **kwargs):
-            stack = traceback.extract_stack()
-            where = [f'{f.filename}:{f.lineno}' for f in stack if 'msclr_mm' in f.filename]
+            where = package_frames()
             if where:
                 self.seen.append((name, where[-1]))
             return original(tensor, *args, **kwargs)
