@@ -33,6 +33,14 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
     iterations (e.g. ``CheckpointHook(by_epoch=False)`` at another interval) gets its
     ``message_hub`` entry rewritten from the flushed hub there.
 
+    An iteration that returns a key the ``MessageHub`` does not hold yet (the first
+    iteration, or a loss that appears later, such as AimCLR's once mining starts) is moved
+    at once, as the stock hook would: the hub creates its entries in the order they are
+    first updated, and hooks of lower priority (``IterTimerHook``'s ``train/time``) add
+    theirs after this hook in the same iteration, so the keys of the hub, of the logs and
+    of ``scalars.json`` come in the stock hook's order. That costs one host
+    synchronisation when the set of keys grows, none in the steady state.
+
     Replace the stock hook in a config with
     ``default_hooks = dict(runtime_info=dict(type='DeferredRuntimeInfoHook'))``.
 
@@ -64,12 +72,18 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
         data_batch: Any = None,
         outputs: dict | None = None,
     ) -> None:
-        """Keep this iteration's scalars; move the pending ones when they will be logged."""
+        """Keep this iteration's scalars; move the pending ones when they will be logged.
+
+        Also moved at once when ``outputs`` has a key the ``MessageHub`` lacks (see above).
+        """
+        new_key = False
         if outputs:
             self._pending.append(_stack_outputs(outputs))
+            scalars = runner.message_hub.log_scalars
+            new_key = any(f'train/{key}' not in scalars for key in outputs)
         interval = self.interval or 1
         last = batch_idx + 1 == _len_or_none(runner.train_dataloader)
-        if (batch_idx + 1) % interval == 0 or last:
+        if new_key or (batch_idx + 1) % interval == 0 or last:
             self.flush(runner)
 
     def after_train_epoch(self, runner) -> None:

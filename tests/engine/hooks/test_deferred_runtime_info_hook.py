@@ -55,16 +55,31 @@ def scalars(hub):
     return {k: (v.data[0].tolist(), v.data[1].tolist()) for k, v in hub.log_scalars.items()}
 
 
-def feed(hook, run, epochs=2):
+def _updates(hub):
+    """How many values the hub holds, the timer's aside."""
+    return sum(len(v.data[0]) for k, v in hub.log_scalars.items() if k != 'train/time')
+
+
+def feed(hook, run, epochs=2, first_outputs=None):
+    """Run the hook as the Runner would, IterTimerHook's ``train/time`` after it.
+
+    Returns the value reads outside the logging iterations, the first one's apart.
+    """
     reads_outside_logging = 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for i in range(len(run.train_dataloader)):
             logged = (i + 1) % 3 == 0 or i + 1 == len(run.train_dataloader)
-            reads = ValueReads()
+            out = outputs(i)
+            if first_outputs is not None and epoch == 0 and i < 1:
+                out = first_outputs(out)
+            reads = ValueReads()  # .item() (tolist() dispatches no operator)
+            before = _updates(run.message_hub)
             with reads:
-                hook.after_train_iter(run, i, None, outputs(i))
-            if not logged:
-                reads_outside_logging += reads.count
+                hook.after_train_iter(run, i, None, out)
+            moved = _updates(run.message_hub) != before
+            run.message_hub.update_scalar('train/time', 0.1)  # priority NORMAL: after
+            if not logged and (epoch, i) != (0, 0):
+                reads_outside_logging += reads.count + moved
         hook.after_train_epoch(run)
     return reads_outside_logging
 
@@ -77,18 +92,53 @@ def test_same_message_hub_as_mmengine_and_no_reads_between_logs():
     assert hook.interval == 3  # the LoggerHook's
     assert feed(hook, deferred) == 0
     got, want = scalars(deferred.message_hub), scalars(stock.message_hub)
-    assert set(got) == {'train/loss', 'train/pos_sim', 'train/mining', 'train/plain'}
+    assert set(got) == {'train/loss', 'train/pos_sim', 'train/mining', 'train/plain', 'train/time'}
     assert got == want
+    # the keys in the stock hook's order: this iteration's outputs before train/time
+    assert (
+        list(got)
+        == list(want)
+        == [
+            'train/loss',
+            'train/pos_sim',
+            'train/mining',
+            'train/plain',
+            'train/time',
+        ]
+    )
+    resumed = [
+        [k for k in run.message_hub._resumed_keys if k.startswith('train/')]
+        for run in (deferred, stock)
+    ]
+    assert resumed[0] == resumed[1]
     assert got['train/mining'][0][:3] == [0, 1, 0]
+
+
+def test_a_key_that_appears_later_keeps_the_stock_order():
+    """A loss first returned at iteration 1 (mining starting) is moved at once, in order."""
+
+    def without_mining(out):
+        return {k: v for k, v in out.items() if k != 'mining'}
+
+    stock, deferred = runner('stock_late'), runner('deferred_late')
+    feed(RuntimeInfoHook(), stock, first_outputs=without_mining)
+    hook = DeferredRuntimeInfoHook()
+    hook.before_train(deferred)
+    reads = feed(hook, deferred, first_outputs=without_mining)
+    assert reads == 1  # iteration 1 brings the new key: moved there, then never
+    got, want = scalars(deferred.message_hub), scalars(stock.message_hub)
+    assert got == want
+    assert list(got) == list(want)
+    assert list(got).index('train/mining') > list(got).index('train/time')
 
 
 def test_values_arrive_at_the_logging_iterations():
     run = runner('timing')
     hook = DeferredRuntimeInfoHook()
     hook.before_train(run)
-    hook.after_train_iter(run, 0, None, outputs(0))
+    hook.after_train_iter(run, 0, None, outputs(0))  # new keys: moved at once
     hook.after_train_iter(run, 1, None, outputs(1))
-    assert 'train/loss' not in run.message_hub.log_scalars
+    assert run.message_hub.log_scalars['train/loss'].data[0].tolist() == [1.0]
     hook.after_train_iter(run, 2, None, outputs(2))  # LoggerHook logs after this one
     assert run.message_hub.log_scalars['train/loss'].data[0].tolist() == pytest.approx(
         [1.0, 1 / 2, 1 / 3]
@@ -118,7 +168,9 @@ def _logged_rows(work_dir):
     with open(path) as f:
         rows = [json.loads(line) for line in f]
     timing = {'time', 'data_time', 'memory', 'eta'}
-    return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+    return [list(row) for row in rows], [
+        {k: v for k, v in row.items() if k not in timing} for row in rows
+    ]
 
 
 def test_a_training_run_logs_the_same_as_with_mmengines_hook(tmp_path):
@@ -147,9 +199,14 @@ def test_a_training_run_logs_the_same_as_with_mmengines_hook(tmp_path):
             env={'OMP_NUM_THREADS': '1'},
         )
         rows[hook] = _logged_rows(work)
-    deferred, stock = rows['DeferredRuntimeInfoHook'], rows['RuntimeInfoHook']
+    (deferred_keys, deferred), (stock_keys, stock) = (
+        rows['DeferredRuntimeInfoHook'],
+        rows['RuntimeInfoHook'],
+    )
     assert len(deferred) >= 4 and 'loss' in deferred[0] and 'nce_acc' in deferred[0]
     assert deferred == stock
+    assert deferred_keys == stock_keys  # the keys in the same order, timing keys included
+    assert deferred_keys[0].index('loss') < deferred_keys[0].index('time')
 
 
 def _checkpoint_hubs(work_dir, hook):
@@ -195,8 +252,8 @@ def _checkpoint_hubs(work_dir, hook):
                 for k, v in hub['log_scalars'].items()
                 if k not in timing
             },
-            scalar_keys=set(hub['log_scalars']),
-            resumed_keys=dict(hub['resumed_keys']),  # insertion order aside
+            scalar_keys=list(hub['log_scalars']),  # in order
+            resumed_keys=list(hub['resumed_keys'].items()),
             # all but what names the run and its work dir, and the timed eta
             info={k: v for k, v in hub['runtime_info'].items() if k not in excluded_info},
         )
