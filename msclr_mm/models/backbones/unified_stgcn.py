@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmengine.dist import get_world_size
 from mmengine.logging import print_log
@@ -207,10 +208,26 @@ class STGCNBlock(nn.Module):
         y = self.drop(self._norm(self.tcn_bn, self.tcn_conv(self.relu(y)), groups))
         if isinstance(self.residual, nn.Sequential):
             conv, bn = self.residual
-            y = y + self._norm(bn, conv(x), groups)
+            y = y + self._norm(bn, self._residual_conv(conv, x, channels_last), groups)
         elif self.residual is not None:
             y = y + self.residual(x)
         return self.relu(y)
+
+    @staticmethod
+    def _residual_conv(conv: nn.Conv2d, x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+        """The residual branch's strided 1x1 convolution of ``x (B, C_in, T, V)``.
+
+        On a CPU, with channels-last ``x``, it is computed as the same convolution with
+        stride 1 of every ``stride``-th frame (equal: a 1x1 kernel reads only those):
+        torch 2.13's oneDNN backward of a channels-last 1x1 convolution with stride
+        ``(2, 1)`` corrupts the heap for some narrow inputs (``C_in`` 4, 8 or 12: a
+        segmentation fault or ``corrupted size vs. prev_size``; 15, 16, 32 are fine).
+        Elsewhere (GPU, NCHW) the strided convolution runs as is.
+        """
+        stride = conv.stride[0]
+        if channels_last and stride > 1 and x.device.type == 'cpu':
+            return F.conv2d(x[:, :, ::stride], conv.weight, conv.bias)
+        return conv(x)
 
     @staticmethod
     def _norm(bn: nn.Module, x: torch.Tensor, groups: GroupLayout | None) -> torch.Tensor:
