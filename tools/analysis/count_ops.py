@@ -17,6 +17,12 @@ metadata operators that launch no kernel, and attributed to a phase:
   neck, losses, queue, EMA) and of the backward (gradient accumulation included);
 - ``optimizer``: the optimiser step and ``zero_grad``.
 
+``--traffic`` adds, per phase, the bytes the operators move as unfused kernels (each
+tensor argument read once, each output written once) and the flops of the matrix products
+and convolutions, with the floors they put on a GPU step at a given bandwidth and peak
+(``bounds``); ``trunk_traffic.py`` measures the trunk's bytes once inductor has fused it.
+A bf16 variant autocasts on the CPU here, as it would on the GPU.
+
 ``outside_trunk`` is what stays eager when the trunk is compiled. Variants are those of
 ``benchmark.py``, always run eagerly here (``compile`` is forced off: a compiled region
 is one replay on the GPU, which is what ``outside_trunk`` assumes), and the optimiser
@@ -26,6 +32,8 @@ Example:
     python tools/analysis/count_ops.py \
         configs/msclr/msaimclr_1xb128-joint-50f-kinect25+smplx42-300e_ntu60-xsub.py \
         --synthetic 64 --batch-size 16 --variants bal bal+fuse
+    python tools/analysis/count_ops.py CONFIG --synthetic 512 --batch-size 128 \
+        --variants bal bf16+cl+bal bf16+cl+bal+dense --traffic --accelerator-paths
 
 The last output line is JSON.
 """
@@ -43,6 +51,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils.flop_counter import flop_registry as FLOP_FORMULAS  # noqa: E402
 
 import msclr_mm  # noqa: E402,F401
 from msclr_mm.models.backbones import UnifiedSTGCN  # noqa: E402
@@ -91,18 +100,51 @@ PHASES = (
 )
 
 
-class OpCounter(TorchDispatchMode):
-    """Count kernel-launching ATen operators by the phase set on ``self.phase``."""
+def tensor_bytes(obj):
+    """Bytes of every tensor in ``obj`` (nested lists, tuples, dicts), each counted once.
 
-    def __init__(self):
+    A tensor counts ``numel * element_size``, at most its storage's size (an expanded
+    view is read from its storage, not once per element of the view).
+    """
+    from torch.utils._pytree import tree_leaves
+
+    total = 0
+    for leaf in tree_leaves(obj):
+        if isinstance(leaf, torch.Tensor) and leaf.numel():
+            size = leaf.numel() * leaf.element_size()
+            try:
+                size = min(size, leaf.untyped_storage().nbytes())
+            except (RuntimeError, NotImplementedError):  # tensors without storage
+                pass
+            total += size
+    return total
+
+
+class OpCounter(TorchDispatchMode):
+    """Count kernel-launching ATen operators by the phase set on ``self.phase``.
+
+    With ``traffic=True`` also, per phase and per operator: ``bytes``, the bytes an
+    unfused kernel moves (every tensor argument read once, every output written once,
+    :func:`tensor_bytes`), and ``flops``, the floating-point operations of the
+    operators ``torch.utils.flop_counter`` has a formula for (matrix products and
+    convolutions, forward and backward; 2 per multiply-add).
+    """
+
+    def __init__(self, traffic=False):
         super().__init__()
         self.phase = 'other'
         self.in_trunk = 0
         self.trunk_nodes = set()
         self.counts = Counter()
         self.ops = Counter()
+        self.traffic = traffic
+        self.bytes = Counter()
+        self.flops = Counter()
+        self.op_bytes = Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
         name = func.overloadpacket.__name__
         if name not in NO_KERNEL:
             phase = self.phase
@@ -113,7 +155,14 @@ class OpCounter(TorchDispatchMode):
                 phase = 'trunk_backward' if node in self.trunk_nodes else 'backward_rest'
             self.counts[phase] += 1
             self.ops[(phase, name)] += 1
-        return func(*args, **(kwargs or {}))
+            if self.traffic:
+                moved = tensor_bytes((args, kwargs)) + tensor_bytes(out)
+                self.bytes[phase] += moved
+                self.op_bytes[(phase, name)] += moved
+                formula = FLOP_FORMULAS.get(func.overloadpacket)
+                if formula is not None:
+                    self.flops[phase] += formula(*args, **kwargs, out_val=out)
+        return out
 
 
 def _grad_nodes(tensors):
@@ -180,9 +229,16 @@ def _phase(counter, name):
         counter.phase = previous
 
 
-def count_step(model, optim_wrapper, batch):
-    """Count the operators of one ``model.train_step(batch, optim_wrapper)``."""
-    counter = OpCounter()
+def count_step(model, optim_wrapper, batch, traffic=False):
+    """Count the operators of one ``model.train_step(batch, optim_wrapper)``.
+
+    Returns:
+        dict: operators per phase (:data:`PHASES`), ``total``, ``outside_trunk``,
+        ``trunk_calls`` and the most frequent operators outside the trunk; with
+        ``traffic=True`` also ``bytes`` and ``flops`` per phase (and ``total`` /
+        ``trunk`` / ``outside_trunk``) and the operators that move the most bytes.
+    """
+    counter = OpCounter(traffic=traffic)
     patches = []
 
     def patch(obj, name, phase):
@@ -215,7 +271,39 @@ def count_step(model, optim_wrapper, batch):
         for (phase, name), n in counter.ops.most_common()
         if not phase.startswith('trunk')
     ][:15]
+    if traffic:
+        for key, counts in (('bytes', counter.bytes), ('flops', counter.flops)):
+            per_phase = {p: int(counts.get(p, 0)) for p in PHASES}
+            per_phase['total'] = sum(per_phase.values())
+            per_phase['trunk'] = per_phase['trunk_forward'] + per_phase['trunk_backward']
+            per_phase['outside_trunk'] = per_phase['total'] - per_phase['trunk']
+            result[key] = per_phase
+        result['top_bytes'] = [
+            f'{phase}:{name} {moved / 2**20:.1f} MiB x{counter.ops[(phase, name)]}'
+            for (phase, name), moved in counter.op_bytes.most_common(15)
+        ]
     return result
+
+
+def traffic_bounds(figures, bandwidth_tbps, peak_tflops):
+    """Lower bounds on a step's GPU time from its bytes and flops (``count_step(traffic=True)``).
+
+    ``memory_ms``: the bytes at ``bandwidth_tbps`` (TB/s), as if every unfused kernel
+    read and wrote device memory at the peak rate (caches aside); ``compute_ms``: the
+    flops at ``peak_tflops``. Bounds, not predictions: real kernels of these shapes run
+    well below both peaks, and a fused (compiled) trunk moves fewer bytes.
+
+    Returns:
+        dict: per part (``total``, ``trunk``, ``outside_trunk``) ``memory_ms`` and
+        ``compute_ms``, plus the rates used.
+    """
+    bounds = dict(bandwidth_tbps=bandwidth_tbps, peak_tflops=peak_tflops)
+    for part in ('total', 'trunk', 'outside_trunk'):
+        bounds[part] = dict(
+            memory_ms=round(figures['bytes'][part] / (bandwidth_tbps * 1e12) * 1e3, 3),
+            compute_ms=round(figures['flops'][part] / (peak_tflops * 1e12) * 1e3, 3),
+        )
+    return bounds
 
 
 def time_step(model, optim_wrapper, batch, reps):
@@ -261,6 +349,24 @@ def parse_args(argv=None):
         metavar='REPS',
         help='also report the median ms of REPS steps (use tiny shapes: CPU-side cost)',
     )
+    parser.add_argument(
+        '--traffic',
+        action='store_true',
+        help='also the bytes unfused kernels move and the flops, per phase, with bounds',
+    )
+    parser.add_argument(
+        '--bandwidth',
+        type=float,
+        default=3.35,
+        metavar='TB/S',
+        help='device memory bandwidth for the bounds (default: H100 SXM, 3.35; H200: 4.8)',
+    )
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=989.0,
+        help='dense bf16 tensor-core peak for the bounds (default: H100 / H200 SXM, 989)',
+    )
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     return parser.parse_args(argv)
@@ -276,6 +382,7 @@ def main(argv=None):
         config=args.config,
         batch_size=args.batch_size,
         accelerator_paths=args.accelerator_paths,
+        traffic=args.traffic,
         phases=list(PHASES),
         variants={},
     )
@@ -285,6 +392,11 @@ def main(argv=None):
         # torch's optimisers default to multi-tensor (foreach) kernels for CUDA tensors and
         # to a loop over parameters on the CPU: count what a GPU runs
         vcfg.optim_wrapper.optimizer.setdefault('foreach', True)
+        if vcfg.optim_wrapper.get('type') == 'AutocastOptimWrapper':
+            # a bf16 variant autocasts here too (the configs' wrapper lists only CUDA):
+            # its casts are operators and its tensors half the bytes. CPU autocast's
+            # policy is close to CUDA's for convolutions and matrix products.
+            vcfg.optim_wrapper['device_types'] = ('cpu',)
         torch.manual_seed(0)
         model, optim_wrapper, loader = build(vcfg, 'cpu', args.batch_size, 0)
         batch = next(iter(loader))
@@ -295,7 +407,9 @@ def main(argv=None):
             paths = without_host_shortcuts()
         with paths:
             model.train_step(batch, optim_wrapper)  # first step: lazy set-up, not counted
-            figures = count_step(model, optim_wrapper, batch)
+            figures = count_step(model, optim_wrapper, batch, traffic=args.traffic)
+            if args.traffic:
+                figures['bounds'] = traffic_bounds(figures, args.bandwidth, args.peak_tflops)
             if args.time:
                 figures.update(time_step(model, optim_wrapper, batch, args.time))
         report['variants'][variant] = figures

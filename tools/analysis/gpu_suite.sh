@@ -10,7 +10,8 @@
 # configs' default bf16+cl+bat+cg last (it compiles: about 2.5 min; 12 untimed warm-up
 # steps, so that the 'batch' rule's four format pairs are each captured before timing
 # with gs); `env graph step` fits
-# one 10-minute call; add bf16+cl+bal+cg+fuse via STEP_VARIANTS when time allows), supervised
+# one 10-minute call; dense_gcn under the whole-step graph, as the byte counts of README §
+# Speed make it the next lever; fuse_groups, which moves 30 % more bytes, via STEP_VARIANTS), supervised
 # (bench_supervised.py), host (bench_host.py: the training loop with a null model step, what
 # the host alone allows in seq/s; about a minute), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
@@ -62,7 +63,7 @@ stage_step() {
     $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
         --num-workers $WORKERS --iters $STEP_ITERS --warmup ${STEP_WARMUP:-12} --profile \
         --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bal+gs+cudnn bf16+cl+bal+fuse+gs bf16+cl+bal+fuse+gs+cudnn bf16+cl+bat+gs bf16+cl+bat+cg} \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bat+gs bf16+cl+bat+gs+dense bf16+cl+bat+gs+cudnn bf16+cl+bat+gs+dense+cudnn bf16+cl+bat+cg} \
         ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {
