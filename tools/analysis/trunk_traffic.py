@@ -96,15 +96,20 @@ def _inputs(backbone, fmt, clips, persons, frames, seed=0):
     return torch.randn(shape, generator=gen)
 
 
-def _run_pass(backbone, x, fmt, kind, autocast):
-    """One trunk pass of ``kind``; returns the features (detached)."""
+def _run_pass(backbone, x, fmt, kind, autocast, before_backward=None):
+    """One pass of ``kind`` through ``backbone`` (its trunk compiled or not).
+
+    The forward, and for ``'train'`` the backward of a fixed linear function of the
+    features, ``before_backward()`` called in between.
+    """
     grad = torch.enable_grad() if kind == 'train' else torch.no_grad()
     with grad, torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
         out = backbone(x, fmt)
     if kind == 'train':
+        if before_backward is not None:
+            before_backward()
         weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
         (out.float() * weights).sum().backward()
-    return out.detach()
 
 
 def eager_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
@@ -115,14 +120,12 @@ def eager_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
     from count_ops import OpCounter, trunk_tracking
 
     counter = OpCounter(traffic=True)
+
+    def backward_phase():
+        counter.phase = 'backward'
+
     with trunk_tracking(counter), counter:
-        with torch.enable_grad() if kind == 'train' else torch.no_grad():
-            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
-                out = backbone(x, fmt)
-        if kind == 'train':
-            counter.phase = 'backward'
-            weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
-            (out.float() * weights).sum().backward()
+        _run_pass(backbone, x, fmt, kind, autocast, backward_phase)
     if breakdown is not None:
         for (phase, name), moved in counter.op_bytes.items():
             if phase.startswith('trunk'):
@@ -172,14 +175,10 @@ def compiled_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
     from torch._inductor import metrics
 
     first = len(metrics.nodes_num_elem)
+    forward = []
     with inductor_byte_count() as counted:
-        grad = torch.enable_grad() if kind == 'train' else torch.no_grad()
-        with grad, torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
-            out = backbone(x, fmt)
-        forward = counted()
-        if kind == 'train':
-            weights = torch.linspace(-1, 1, out.numel()).reshape(out.shape)
-            (out.float() * weights).sum().backward()
+        _run_pass(backbone, x, fmt, kind, autocast, lambda: forward.append(counted()))
+        forward = forward[0] if forward else counted()
         backward = counted() - forward
     if breakdown is not None:
         for node, quarter in metrics.nodes_num_elem[first:]:  # inductor stores bytes // 4
