@@ -112,10 +112,12 @@ def _run_pass(backbone, x, fmt, kind, autocast, before_backward=None):
         (out.float() * weights).sum().backward()
 
 
-def eager_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
+def eager_bytes(backbone, x, fmt, kind, autocast, breakdown=None, flops=None):
     """Bytes of the trunk's operators, each an unfused kernel: ``(forward, backward)``.
 
-    When ``breakdown`` (a ``Counter``) is given, the bytes are also added to it by operator.
+    When ``breakdown`` (a ``Counter``) is given, the bytes are also added to it by
+    operator; when ``flops`` (a dict) is given, the pass's flops (products and
+    convolutions) are put in it as ``forward`` and ``backward``.
     """
     from count_ops import OpCounter, trunk_tracking
 
@@ -130,6 +132,11 @@ def eager_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
         for (phase, name), moved in counter.op_bytes.items():
             if phase.startswith('trunk'):
                 breakdown[name] += moved
+    if flops is not None:
+        flops.update(
+            forward=int(counter.flops['trunk_forward']),
+            backward=int(counter.flops['trunk_backward']),
+        )
     return counter.bytes['trunk_forward'], counter.bytes['trunk_backward']
 
 
@@ -196,7 +203,8 @@ def measure(cfg, clips, persons, frames, autocast, channels_last, formats=None, 
 
     Returns:
         tuple: ``results``, ``{format: {kind: {'eager': {'forward', 'backward', 'total'},
-        'compiled': ..., 'ratio': eager / compiled}}}`` (bytes as int), and ``breakdown``,
+        'compiled': ..., 'ratio': eager / compiled, 'flops': {'forward', 'backward',
+        'total'}}}}`` (bytes and flops as int), and ``breakdown``,
         ``{'eager': Counter by operator, 'compiled': Counter by kernel_kind}`` summed over
         every pass measured.
     """
@@ -221,8 +229,11 @@ def measure(cfg, clips, persons, frames, autocast, channels_last, formats=None, 
                 ('compiled', compiled_bytes, compiled),
             ):
                 model.zero_grad(set_to_none=True)
-                fwd, bwd = fn(model, x, fmt, kind, autocast, breakdown[name])
+                extra = dict(flops={}) if name == 'eager' else {}
+                fwd, bwd = fn(model, x, fmt, kind, autocast, breakdown[name], **extra)
                 row[name] = dict(forward=int(fwd), backward=int(bwd), total=int(fwd + bwd))
+                if extra:
+                    row['flops'] = dict(extra['flops'], total=sum(extra['flops'].values()))
             row['ratio'] = round(row['eager']['total'] / row['compiled']['total'], 3)
             results[fmt][kind] = row
             eager_gb, compiled_gb = (row[w]['total'] / 1e9 for w in ('eager', 'compiled'))
@@ -243,23 +254,28 @@ def shares(counter, top=12):
     return out
 
 
+def step_total(results, way, train_passes, nograd_passes):
+    """One step's total of ``way`` (``'eager'`` / ``'compiled'`` bytes or ``'flops'``).
+
+    Each pass's format is drawn evenly from the formats measured.
+    """
+    per_kind = {
+        kind: statistics.mean(r[kind][way]['total'] for r in results.values())
+        for kind in KINDS
+        if all(kind in r for r in results.values())
+    }
+    return int(train_passes * per_kind.get('train', 0) + nograd_passes * per_kind.get('nograd', 0))
+
+
 def step_bytes(results, train_passes, nograd_passes):
-    """Bytes of one step's trunk passes, each pass's format drawn evenly from the formats.
+    """Bytes of one step's trunk passes (:func:`step_total`), eager and compiled.
 
     Returns:
         dict: ``{'eager': bytes, 'compiled': bytes}``.
     """
-    step = {}
-    for way in ('eager', 'compiled'):
-        per_kind = {
-            kind: statistics.mean(r[kind][way]['total'] for r in results.values())
-            for kind in KINDS
-            if all(kind in r for r in results.values())
-        }
-        step[way] = int(
-            train_passes * per_kind.get('train', 0) + nograd_passes * per_kind.get('nograd', 0)
-        )
-    return step
+    return {
+        way: step_total(results, way, train_passes, nograd_passes) for way in ('eager', 'compiled')
+    }
 
 
 def parse_args(argv=None):
@@ -281,7 +297,19 @@ def parse_args(argv=None):
         metavar=('TRAIN', 'NOGRAD'),
         help='trunk passes per step (default 2 1: MS-AimCLR under the batch rule)',
     )
-    parser.add_argument('--bandwidth', type=float, default=3.35, metavar='TB/S')
+    parser.add_argument(
+        '--bandwidth',
+        type=float,
+        default=3.35,
+        metavar='TB/S',
+        help='device memory bandwidth for the floors (default: H100 SXM, 3.35; H200: 4.8)',
+    )
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=989.0,
+        help='dense bf16 tensor-core peak for the compute floor (default: H100 / H200, 989)',
+    )
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     return parser.parse_args(argv)
@@ -316,6 +344,7 @@ def main(argv=None):
         kinds=args.kinds,
     )
     step = step_bytes(results, *args.step_passes)
+    flops = step_total(results, 'flops', *args.step_passes)
     report = dict(
         config=args.config,
         clips=args.clips,
@@ -333,6 +362,9 @@ def main(argv=None):
             way: round(b / (args.bandwidth * 1e12) * 1e3, 3) for way, b in step.items()
         },
         bandwidth_tbps=args.bandwidth,
+        step_flops=flops,
+        step_compute_ms=round(flops / (args.peak_tflops * 1e12) * 1e3, 3),
+        peak_tflops=args.peak_tflops,
     )
     emit_report(report, args.json_out)
 

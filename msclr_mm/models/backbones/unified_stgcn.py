@@ -25,10 +25,14 @@ FormatSpec = Union[str, Dict[str, Any], SkeletonFormat]
 class _SharedLeftBmm(torch.autograd.Function):
     """``a @ y[b]`` for every ``b``: one matrix shared by a batch of matrices.
 
-    ``torch.matmul(a, y)`` would expand ``a`` over the batch and copy it, and autograd of an
-    expanded ``bmm`` builds the full ``(B, W, J)`` gradient before summing it. Here the
-    forward is a strided-batched product with a zero batch stride for ``a`` (no copy), and
-    the gradient of ``a`` is one ``(W, B * C) @ (B * C, J)`` product.
+    ``torch.matmul(a, y)`` would expand ``a`` over the batch and copy it. Here the forward
+    is a strided-batched product with a zero batch stride for ``a`` (no copy). The
+    gradient of ``a``, ``sum_{b, c} grad[b, w, c] y[b, j, c]``, takes whichever route
+    moves fewer bytes (:meth:`products_route`): one ``(W, B * C) @ (B * C, J)`` product,
+    for which ``einsum`` copies both operands into that layout (narrow ``C``), or the
+    per-row products ``grad[b] @ y[b]^T`` as one strided-batched product of the tensors
+    as they are, summed over ``b`` in ``a``'s dtype (wide ``C``: the ``(B, W, J)``
+    products are smaller than the copies).
 
     Shapes: ``a (W, J)``, ``y (B, J, C)`` -> ``(B, W, C)``. ``a`` is cast to ``y``'s dtype
     (so autocast's bf16 ``y`` gives a bf16 product); its gradient comes back in ``a``'s
@@ -36,7 +40,18 @@ class _SharedLeftBmm(torch.autograd.Function):
     """
 
     @staticmethod
+    def products_route(W: int, J: int, C: int) -> bool:
+        """Whether the gradient of ``a`` takes the per-row products (``W J < C (W + J)``).
+
+        ``einsum`` reads ``grad (B, W, C)`` and ``y (B, J, C)``, writes copies of both and
+        reads the copies: ``3 B C (W + J)`` elements. The products read both once and write
+        and read ``(B, W, J)``: ``B C (W + J) + 2 B W J``.
+        """
+        return W * J < C * (W + J)
+
+    @staticmethod
     def forward(ctx, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ctx.a_dtype = a.dtype
         a = a.to(y.dtype)
         ctx.save_for_backward(a, y)
         return torch.bmm(a.expand(y.shape[0], -1, -1), y)
@@ -49,7 +64,11 @@ class _SharedLeftBmm(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_y = torch.bmm(a.t().expand(y.shape[0], -1, -1), grad)
         if ctx.needs_input_grad[0]:
-            grad_a = torch.einsum('bwc,bjc->wj', grad, y)
+            (W, J), C = a.shape, y.shape[2]
+            if _SharedLeftBmm.products_route(W, J, C):
+                grad_a = torch.bmm(grad, y.transpose(1, 2)).sum(0, dtype=ctx.a_dtype)
+            else:
+                grad_a = torch.einsum('bwc,bjc->wj', grad, y)
         return grad_a, grad_y
 
 

@@ -15,11 +15,28 @@ def rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
-def test_shared_left_bmm_gradients_in_double():
+@pytest.mark.parametrize('C', [3, 40])
+def test_shared_left_bmm_gradients_in_double(C):
+    """Both routes of the adjacency's gradient (einsum for C=3, per-row products for 40)."""
     a = torch.randn(5, 12, dtype=torch.double, requires_grad=True)
-    y = torch.randn(7, 12, 3, dtype=torch.double, requires_grad=True)
+    y = torch.randn(7, 12, C, dtype=torch.double, requires_grad=True)
+    assert _SharedLeftBmm.products_route(5, 12, C) == (C == 40)
     assert torch.autograd.gradcheck(_SharedLeftBmm.apply, (a, y))
     torch.testing.assert_close(_SharedLeftBmm.apply(a, y), a @ y)
+
+
+@pytest.mark.parametrize('C', [8, 64])
+def test_shared_left_bmm_bf16_gradient_of_a_in_its_dtype(C):
+    """bf16 operands (autocast): the gradient of the float32 ``a`` comes back float32 and
+    close to the float64 one; the per-row route accumulates the rows in float32."""
+    torch.manual_seed(0)
+    a = torch.randn(25, 75, requires_grad=True)
+    y = torch.randn(600, 75, C).bfloat16().requires_grad_()
+    g = torch.randn(600, 25, C).bfloat16()
+    (_SharedLeftBmm.apply(a, y) * g).float().sum().backward()
+    want = torch.einsum('bwc,bjc->wj', g.double(), y.detach().double())
+    assert a.grad.dtype == torch.float32
+    assert rel(a.grad.double(), want) < 1e-2
 
 
 def test_block_channels_last_equals_nchw_forward_and_backward():

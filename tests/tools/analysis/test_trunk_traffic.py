@@ -20,8 +20,8 @@ def _module():
     return module
 
 
-def _row(eager, compiled):
-    return dict(eager=dict(total=eager), compiled=dict(total=compiled))
+def _row(eager, compiled, flops=0):
+    return dict(eager=dict(total=eager), compiled=dict(total=compiled), flops=dict(total=flops))
 
 
 def test_step_bytes_averages_the_formats_per_kind():
@@ -33,6 +33,8 @@ def test_step_bytes_averages_the_formats_per_kind():
     # two training passes and one forward-only pass, each format half the time
     assert step == dict(eager=2 * 20 + 4, compiled=2 * 6 + 2)
     assert _module().step_bytes(results, 1, 0) == dict(eager=20, compiled=6)
+    results['kinect25']['train']['flops']['total'] = 100
+    assert _module().step_total(results, 'flops', 2, 1) == 2 * 50
 
 
 @pytest.mark.skipif(
@@ -77,6 +79,11 @@ def test_eager_and_compiled_bytes_of_a_tiny_trunk(tmp_path):
     # fusion is what the compiled trunk is for: it moves fewer bytes than unfused kernels
     assert row['compiled']['total'] < row['eager']['total']
     assert row['ratio'] == pytest.approx(row['eager']['total'] / row['compiled']['total'], 1e-3)
+    assert row['flops']['backward'] > row['flops']['forward'] > 0  # eager count
+    assert report['step_flops'] == row['flops']['total']
+    assert report['step_compute_ms'] == pytest.approx(
+        row['flops']['total'] / 989e12 * 1e3, abs=1e-3
+    )
     assert report['step_bytes'] == dict(
         eager=row['eager']['total'], compiled=row['compiled']['total']
     )
