@@ -18,7 +18,8 @@
 # the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
 # loss curves and kNN). Results go to $OUT (default work_dirs/gpu_suite): one log per stage.
 # Wheels in .whl/ (mmengine, mmcv-lite, mmaction2 and their small dependencies, for a
-# machine without a package index) are installed to /tmp/site first. The exit status is 0
+# machine without a package index; fetch them with tools/analysis/gpu_wheels.sh before the
+# device call, which carries .whl) are installed to /tmp/site first. The exit status is 0
 # only if every stage succeeded; the last line names the stages that failed.
 # Knobs (environment): DEVICE, SYN, RUNS, WORKERS, STEP_CLIPS, STEP_ITERS, STEP_WARMUP,
 # STEP_VARIANTS, HOST_ITERS, HOST_WARMUP, GRAPH_STEPS, GRAPH_VARIANT, GRAPH_CFG (the graph stage's config, e.g. an
