@@ -25,6 +25,31 @@ def test_shared_left_bmm_gradients_in_double(C):
     torch.testing.assert_close(_SharedLeftBmm.apply(a, y), a @ y)
 
 
+@pytest.mark.parametrize('C, copies', [(8, True), (64, False)])
+def test_shared_left_bmm_wide_rows_copy_nothing(C, copies):
+    """The backward of a wide product (64 channels) makes no copy of its operands."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Copies(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in ('clone', 'contiguous', 'copy_', '_unsafe_view'):
+                self.names.append(name)
+            return func(*args, **(kwargs or {}))
+
+    a = torch.randn(25, 75, requires_grad=True)
+    y = torch.randn(200, 75, C, requires_grad=True)
+    out = _SharedLeftBmm.apply(a, y)
+    recorder = Copies()
+    with recorder:
+        out.backward(torch.randn_like(out))
+    assert bool(recorder.names) == copies, recorder.names
+
+
 @pytest.mark.parametrize('C', [8, 64])
 def test_shared_left_bmm_bf16_gradient_of_a_in_its_dtype(C):
     """bf16 operands (autocast): the gradient of the float32 ``a`` comes back float32 and
