@@ -171,13 +171,14 @@ def kernel_kind(node):
     return 'generated:pointwise'
 
 
-def compiled_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
+def compiled_bytes(backbone, x, fmt, kind, autocast, breakdown=None, kernels=None):
     """Bytes inductor counts for the graphs it compiles for this pass: ``(forward, backward)``.
 
     Each (format, kind) compiles its own graphs (static shapes), so the counts of one call
     are that pass's graphs; the backward graph is compiled at the first backward. When
     ``breakdown`` (a ``Counter``) is given, the bytes are also added to it by
-    :func:`kernel_kind`.
+    :func:`kernel_kind`; when ``kernels`` (a dict) is given, its ``total`` is set to the
+    number of kernels the graphs launch (scheduler nodes that move bytes).
     """
     from torch._inductor import metrics
 
@@ -187,9 +188,12 @@ def compiled_bytes(backbone, x, fmt, kind, autocast, breakdown=None):
         _run_pass(backbone, x, fmt, kind, autocast, lambda: forward.append(counted()))
         forward = forward[0] if forward else counted()
         backward = counted() - forward
+    nodes = metrics.nodes_num_elem[first:]  # (node, bytes // 4), one per kernel
     if breakdown is not None:
-        for node, quarter in metrics.nodes_num_elem[first:]:  # inductor stores bytes // 4
+        for node, quarter in nodes:
             breakdown[kernel_kind(node)] += 4 * quarter
+    if kernels is not None:
+        kernels['total'] = sum(1 for _, quarter in nodes if quarter)
     if forward == 0:
         raise RuntimeError(
             f'trunk_traffic: inductor compiled nothing for {fmt}/{kind} '
@@ -204,7 +208,8 @@ def measure(cfg, clips, persons, frames, autocast, channels_last, formats=None, 
     Returns:
         tuple: ``results``, ``{format: {kind: {'eager': {'forward', 'backward', 'total'},
         'compiled': ..., 'ratio': eager / compiled, 'flops': {'forward', 'backward',
-        'total'}}}}`` (bytes and flops as int), and ``breakdown``,
+        'total'}, 'kernels': {'total'}}}}`` (bytes, flops and inductor's kernels), and
+        ``breakdown``,
         ``{'eager': Counter by operator, 'compiled': Counter by kernel_kind}`` summed over
         every pass measured.
     """
@@ -229,11 +234,13 @@ def measure(cfg, clips, persons, frames, autocast, channels_last, formats=None, 
                 ('compiled', compiled_bytes, compiled),
             ):
                 model.zero_grad(set_to_none=True)
-                extra = dict(flops={}) if name == 'eager' else {}
+                extra = dict(flops={}) if name == 'eager' else dict(kernels={})
                 fwd, bwd = fn(model, x, fmt, kind, autocast, breakdown[name], **extra)
                 row[name] = dict(forward=int(fwd), backward=int(bwd), total=int(fwd + bwd))
-                if extra:
+                if name == 'eager':
                     row['flops'] = dict(extra['flops'], total=sum(extra['flops'].values()))
+                else:
+                    row['kernels'] = extra['kernels']
             row['ratio'] = round(row['eager']['total'] / row['compiled']['total'], 3)
             results[fmt][kind] = row
             eager_gb, compiled_gb = (row[w]['total'] / 1e9 for w in ('eager', 'compiled'))
@@ -255,7 +262,7 @@ def shares(counter, top=12):
 
 
 def step_total(results, way, train_passes, nograd_passes):
-    """One step's total of ``way`` (``'eager'`` / ``'compiled'`` bytes or ``'flops'``).
+    """One step's total of ``way`` (``'eager'`` / ``'compiled'`` bytes, ``'flops'``, ``'kernels'``).
 
     Each pass's format is drawn evenly from the formats measured.
     """
@@ -345,6 +352,7 @@ def main(argv=None):
     )
     step = step_bytes(results, *args.step_passes)
     flops = step_total(results, 'flops', *args.step_passes)
+    kernels = step_total(results, 'kernels', *args.step_passes)
     report = dict(
         config=args.config,
         clips=args.clips,
@@ -363,6 +371,9 @@ def main(argv=None):
         },
         bandwidth_tbps=args.bandwidth,
         step_flops=flops,
+        # kernels of the fused trunk per step, and the bytes an average one moves
+        step_kernels=kernels,
+        step_bytes_per_kernel=int(step['compiled'] / max(kernels, 1)),
         step_compute_ms=round(flops / (args.peak_tflops * 1e12) * 1e3, 3),
         peak_tflops=args.peak_tflops,
     )

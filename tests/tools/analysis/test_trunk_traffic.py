@@ -21,7 +21,12 @@ def _module():
 
 
 def _row(eager, compiled, flops=0):
-    return dict(eager=dict(total=eager), compiled=dict(total=compiled), flops=dict(total=flops))
+    return dict(
+        eager=dict(total=eager),
+        compiled=dict(total=compiled),
+        flops=dict(total=flops),
+        kernels=dict(total=1),
+    )
 
 
 def test_step_bytes_averages_the_formats_per_kind():
@@ -81,6 +86,8 @@ def test_eager_and_compiled_bytes_of_a_tiny_trunk(tmp_path):
     assert row['ratio'] == pytest.approx(row['eager']['total'] / row['compiled']['total'], 1e-3)
     assert row['flops']['backward'] > row['flops']['forward'] > 0  # eager count
     assert report['step_flops'] == row['flops']['total']
+    assert report['step_kernels'] == row['kernels']['total'] > 10  # a few per block at least
+    assert report['step_bytes_per_kernel'] == row['compiled']['total'] // row['kernels']['total']
     assert report['step_compute_ms'] == pytest.approx(
         row['flops']['total'] / 989e12 * 1e3, abs=1e-3
     )
