@@ -329,6 +329,27 @@ def time_step(model, optim_wrapper, batch, reps):
     )
 
 
+def add_floor_args(parser):
+    """``--bandwidth`` (TB/s) and ``--peak-tflops``: the rates the floors are taken at.
+
+    Defaults: an H100 SXM's 3.35 TB/s (an H200's is 4.8) and the dense bf16 tensor-core
+    peak of both, 989 TFLOP/s.
+    """
+    parser.add_argument(
+        '--bandwidth',
+        type=float,
+        default=3.35,
+        metavar='TB/S',
+        help='device memory bandwidth for the floors (default: H100 SXM, 3.35; H200: 4.8)',
+    )
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=989.0,
+        help='dense bf16 tensor-core peak for the floors (default: H100 / H200 SXM, 989)',
+    )
+
+
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -354,19 +375,7 @@ def parse_args(argv=None):
         action='store_true',
         help='also the bytes unfused kernels move and the flops, per phase, with bounds',
     )
-    parser.add_argument(
-        '--bandwidth',
-        type=float,
-        default=3.35,
-        metavar='TB/S',
-        help='device memory bandwidth for the bounds (default: H100 SXM, 3.35; H200: 4.8)',
-    )
-    parser.add_argument(
-        '--peak-tflops',
-        type=float,
-        default=989.0,
-        help='dense bf16 tensor-core peak for the bounds (default: H100 / H200 SXM, 989)',
-    )
+    add_floor_args(parser)
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     return parser.parse_args(argv)

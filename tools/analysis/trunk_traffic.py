@@ -287,6 +287,8 @@ def step_bytes(results, train_passes, nograd_passes):
 
 def parse_args(argv=None):
     """Parse the command line."""
+    from count_ops import add_floor_args
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--clips', type=int, default=128, help='clips per pass (the batch)')
@@ -304,19 +306,7 @@ def parse_args(argv=None):
         metavar=('TRAIN', 'NOGRAD'),
         help='trunk passes per step (default 2 1: MS-AimCLR under the batch rule)',
     )
-    parser.add_argument(
-        '--bandwidth',
-        type=float,
-        default=3.35,
-        metavar='TB/S',
-        help='device memory bandwidth for the floors (default: H100 SXM, 3.35; H200: 4.8)',
-    )
-    parser.add_argument(
-        '--peak-tflops',
-        type=float,
-        default=989.0,
-        help='dense bf16 tensor-core peak for the compute floor (default: H100 / H200, 989)',
-    )
+    add_floor_args(parser)
     parser.add_argument('--json-out', default=None)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     return parser.parse_args(argv)
