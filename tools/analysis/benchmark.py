@@ -38,7 +38,9 @@ The last output line is JSON with a ``seq_per_s`` key (the full loop, else the m
 of the last variant). With several variants, one that fails (out of memory, a compile
 error) is reported under ``failed`` with its error, the others still run, and the exit
 status is 1; ``--json-out`` is rewritten after every variant (``complete: false`` until
-the end), so a run cut short by a time limit keeps what it measured.
+the end), so a run cut short by a time limit keeps what it measured. On SIGTERM (what
+``timeout(1)`` sends) during a variant, the report is written at once with that variant
+under ``failed`` and ``stopped``, and the exit status is 124.
 
 Examples:
     python tools/analysis/benchmark.py configs/demo/msaimclr_demo.py --device cpu --iters 5
@@ -47,13 +49,16 @@ Examples:
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import os
 import os.path as osp
+import signal
 import sys
 import time
 import traceback
+import types
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -362,6 +367,63 @@ def measure(cfg, args, variant):
     return result
 
 
+class TimeLimit(BaseException):
+    """SIGTERM arrived (``timeout(1)``, a scheduler's limit): stop, keeping what was measured.
+
+    A ``BaseException``, so that the per-variant ``except Exception`` does not take it for
+    one variant's failure and go on to the next.
+    """
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Within the block, SIGTERM raises :class:`TimeLimit` in the main thread.
+
+    Yields an object whose ``signal`` attribute is the signal's name once it arrived (None
+    before): the :class:`TimeLimit` raised can be replaced on its way up by another
+    exception, e.g. by the DataLoader's SIGCHLD handler reporting a worker that the same
+    signal terminated. The previous handler is restored on leaving. DataLoader workers
+    forked inside the block inherit the handler; in them it falls back to SIGTERM's
+    default (``timeout(1)`` signals the whole process group).
+    """
+    main = os.getpid()
+    stop = types.SimpleNamespace(signal=None)
+
+    def handler(signum, frame):
+        if os.getpid() != main:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        stop.signal = signal.Signals(signum).name
+        raise TimeLimit(stop.signal)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def summarise(report, key, compare=False):
+    """Add the ratios to ``report`` from the variants measured so far (in place).
+
+    ``speedup_over_baseline``: ``key`` (``'full_loop_seq_per_s'`` or
+    ``'model_step_seq_per_s'``) of each variant over the baseline's; ``baseline`` and
+    ``optimised`` (the ``config`` variant) copied to the top level for the readers of
+    ``--baseline`` / ``--compare``; ``speedup``: ``config`` over ``baseline`` with ``compare``.
+    """
+    results = report['variants']
+    if 'baseline' in results and len(results) > 1:
+        report['speedup_over_baseline'] = {
+            v: r[key] / results['baseline'][key] for v, r in results.items() if v != 'baseline'
+        }
+    for name in ('baseline', 'config'):
+        if name in results:
+            report['optimised' if name == 'config' else name] = results[name]
+    if compare and {'baseline', 'config'} <= set(results):
+        report['speedup'] = results['config'][key] / results['baseline'][key]
+
+
 def measure_pipeline(cfg, samples):
     """(c): ms per sample of ``__getitem__`` + collate on one core, main process."""
     from mmengine.registry import DATASETS, FUNCTIONS
@@ -378,6 +440,51 @@ def measure_pipeline(cfg, samples):
     return (time.perf_counter() - start) / n * 1e3
 
 
+def measure_variants(cfg, args, report, key, stop=None):
+    """Measure every variant of ``args.variants`` into ``report['variants']``.
+
+    A variant that raises is recorded under ``report['failed']`` and the others still run
+    (a single variant's error propagates). ``args.json_out`` is rewritten after each
+    variant. On :class:`TimeLimit`, or any error once ``stop.signal`` is set (``stop``:
+    what :func:`_sigterm_raises` yields), the report is written with the variant in flight
+    under ``failed`` and ``stopped``, and the process exits with status 124 at once (as
+    ``timeout(1)`` does; DataLoader workers and the GPU are left as they are).
+
+    Returns:
+        tuple: ``(results, failed)``, the two dicts of ``report``.
+    """
+    results, failed = report['variants'], report.setdefault('failed', {})
+    for variant in args.variants:
+        start = time.perf_counter()
+        try:
+            figures = measure(cfg, args, variant)
+        except (TimeLimit, Exception) as e:
+            if not isinstance(e, TimeLimit) and not (stop and stop.signal):
+                if len(args.variants) == 1:
+                    raise
+                # an OOM or compile error must not lose the other variants
+                traceback.print_exc()
+                failed[variant] = f'{type(e).__name__}: {e}'
+                print(f'--- variant {variant} failed: {failed[variant]}', file=sys.stderr)
+                if args.device == 'cuda':
+                    torch.cuda.empty_cache()
+                continue
+            after = time.perf_counter() - start
+            failed[variant] = f'stopped by {stop.signal if stop else e} after {after:.0f} s'
+            report['stopped'] = variant
+            summarise(report, key, args.compare)
+            emit_report(report, args.json_out)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(124)
+        results[variant] = figures
+        print(json.dumps(figures))
+        if args.json_out:  # what a run cut short (a time limit) has measured so far
+            summarise(report, key, args.compare)
+            write_json(report, args.json_out)
+    return results, failed
+
+
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv)
@@ -390,37 +497,11 @@ def main(argv=None):
     if args.device == 'cuda':
         report['gpu'] = torch.cuda.get_device_name()
     report['cpu_count'] = os.cpu_count()
-    results, failed = {}, {}
-    report['variants'] = results
-    report['complete'] = False
-    for variant in args.variants:
-        try:
-            figures = measure(cfg, args, variant)
-        except Exception as e:  # one variant's failure (OOM, compile error) must not lose the rest
-            if len(args.variants) == 1:
-                raise
-            traceback.print_exc()
-            failed[variant] = f'{type(e).__name__}: {e}'
-            report['failed'] = failed
-            print(f'--- variant {variant} failed: {failed[variant]}', file=sys.stderr)
-            if args.device == 'cuda':
-                torch.cuda.empty_cache()
-            continue
-        results[variant] = figures
-        print(json.dumps(figures))
-        if args.json_out:  # what a run cut short (a time limit) has measured so far
-            write_json(report, args.json_out)
+    report.update(variants={}, complete=False)
     key = 'model_step_seq_per_s' if args.skip_loop else 'full_loop_seq_per_s'
-    if 'baseline' in results and len(results) > 1:
-        report['speedup_over_baseline'] = {
-            v: r[key] / results['baseline'][key] for v, r in results.items() if v != 'baseline'
-        }
-    # compatibility with --baseline / --compare readers
-    for name in ('baseline', 'config'):
-        if name in results:
-            report['optimised' if name == 'config' else name] = results[name]
-    if args.compare and {'baseline', 'config'} <= set(results):
-        report['speedup'] = results['config'][key] / results['baseline'][key]
+    with _sigterm_raises() as stop:
+        results, failed = measure_variants(cfg, args, report, key, stop)
+    summarise(report, key, args.compare)
     ms = measure_pipeline(cfg, args.pipeline_samples)
     torch.set_num_threads(threads)
     report['cpu_pipeline_ms_per_sample'] = ms

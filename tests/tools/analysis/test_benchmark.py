@@ -221,3 +221,47 @@ def test_a_failing_variant_loses_neither_the_others_nor_the_partial_report(tmp_p
     # a single variant's error propagates as it is
     with pytest.raises(RuntimeError, match='simulated'):
         benchmark.main([*argv, '--variants', 'cl'])
+
+
+@pytest.mark.parametrize('replaced', [False, True])
+def test_sigterm_writes_what_was_measured_and_names_the_variant_in_flight(
+    tmp_path, monkeypatch, replaced
+):
+    """A time limit (timeout(1) sends SIGTERM) keeps the finished variants' figures.
+
+    ``replaced``: the DataLoader's SIGCHLD handler turns the TimeLimit into a RuntimeError
+    on its way up (a worker terminated by the same signal): still a stop, not a failure.
+    """
+    import os
+    import signal
+    import sys
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    import benchmark
+
+    def measure(cfg, args, variant):
+        if variant == 'cl':
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)  # the handler raises in this thread
+            except benchmark.TimeLimit:
+                if replaced:
+                    raise RuntimeError('DataLoader worker (pid 1) is killed by signal') from None
+                raise
+            raise AssertionError('SIGTERM did not stop the variant')
+        return dict(variant=variant, full_loop_seq_per_s=10.0, model_step_seq_per_s=20.0)
+
+    def exit_(status):
+        raise SystemExit(f'os._exit({status})')
+
+    monkeypatch.setattr(benchmark, 'measure', measure)
+    monkeypatch.setattr(benchmark.os, '_exit', exit_)
+    previous = signal.getsignal(signal.SIGTERM)
+    argv = [CONFIG, '--device', 'cpu', '--json-out', str(tmp_path / 'r.json')]
+    with pytest.raises(SystemExit, match=r'os\._exit\(124\)'):
+        benchmark.main([*argv, '--variants', 'baseline', 'bal', 'cl', 'bat'])
+    assert signal.getsignal(signal.SIGTERM) is previous  # pytest's own handler is back
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert report['complete'] is False and report['stopped'] == 'cl'
+    assert list(report['variants']) == ['baseline', 'bal']
+    assert report['failed']['cl'].startswith('stopped by SIGTERM after ')
+    assert report['speedup_over_baseline'] == {'bal': 1.0}

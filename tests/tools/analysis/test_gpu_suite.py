@@ -89,3 +89,39 @@ def test_a_failed_stage_fails_the_suite_and_is_named(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith('=== done') and last.endswith('failed: epoch bogus')
     assert "unknown stage 'bogus'" in proc.stdout
+
+
+@pytest.mark.slow
+def test_budget_stops_a_stage_and_leaves_the_next_its_reserve(tmp_path):
+    """BUDGET: the step stage is stopped at its deadline, keeping its report; the epoch runs."""
+    proc = run_suite(
+        tmp_path,
+        'env',
+        'step',
+        'epoch',
+        BUDGET='150',
+        RESERVE_step='0',  # env's deadline is then the step's
+        RESERVE_epoch='90',  # the step stage's deadline: 60 s after the start
+        STEP_ITERS='1000000',  # never finishes by itself
+        EPOCH_VARIANT='baseline',
+        EPOCH_LOG_INTERVAL='2',
+    )
+    out = tmp_path / 'out'
+    assert proc.returncode != 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith('=== done') and last.endswith('failed: step'), proc.stdout[-4000:]
+    step = json.loads((out / 'step.json').read_text())
+    assert step['complete'] is False and step['stopped'] == 'baseline'
+    assert step['failed']['baseline'].startswith('stopped by SIGTERM')
+    # the epoch stage had its 90 s: one epoch of 8 iterations, summarised
+    epoch = json.loads((out / 'epoch.json').read_text())
+    assert epoch['iters_per_epoch'] == 8 and epoch['iters_logged'] == 8
+    assert epoch['window_matches_interval'] is True and epoch['seq_per_s'] > 0
+
+
+def test_a_stage_without_time_left_is_skipped(tmp_path):
+    proc = run_suite(tmp_path, 'env', 'host', BUDGET='0', RESERVE_host='60')
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last.endswith('failed: env host'), proc.stdout
+    assert proc.stdout.count('SKIPPED: no time left in BUDGET=0') == 2
+    assert not (tmp_path / 'out' / 'host.json').exists()
