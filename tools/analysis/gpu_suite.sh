@@ -15,7 +15,10 @@
 # (bench_supervised.py), host (bench_host.py: the training loop with a null model step, what
 # the host alone allows in seq/s; about a minute), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
-# the data are written in the background from the start), numerics (demo pretraining eager fp32 vs optimised,
+# the data are written in the background from the start, about 2 min on a 2-core CPU; each
+# logged row averages its interval's iterations; epoch.json: tools/analysis/epoch_time.py's
+# summary, the mean iteration time after the first interval and the epoch time it gives,
+# also when the epoch is cut short), numerics (demo pretraining eager fp32 vs optimised,
 # loss curves and kNN). Results go to $OUT (default work_dirs/gpu_suite): one log per stage.
 # Wheels in .whl/ (mmengine, mmcv-lite, mmaction2 and their small dependencies, for a
 # machine without a package index; fetch them with tools/analysis/gpu_wheels.sh before the
