@@ -31,6 +31,7 @@ def run_suite(tmp_path, *stages, **env):
         HOST_ITERS='3',
         HOST_WARMUP='1',
         EPOCH_CLIPS='16',
+        EPOCH_LOG_INTERVAL='2',  # 4 logged rows of the 8 iterations
         # channels 16, 32: torch 2.13's oneDNN crashes on a CPU in the weight gradient of a
         # strided channels-last 1x1 convolution from fewer than 16 to 16 channels (README)
         CFG_OPTS=' '.join([*tiny_trunk_options([16, 32], [1, 2]), 'train_dataloader.batch_size=4']),
@@ -76,6 +77,8 @@ def test_every_stage_runs_and_hands_its_results_on(tmp_path):
     epoch_log = (out / 'epoch.log').read_text()
     assert 'epoch variant options: ' in epoch_log and 'epoch_wall_s' in epoch_log
     assert 'Epoch(train) [1][8/8]' in epoch_log  # 16 clips x 2 formats / batch 4
+    epoch = json.loads((out / 'epoch.json').read_text())
+    assert epoch['iters_per_epoch'] == 8 and epoch['iters_logged'] == 8 and epoch['batch_size'] == 4
     assert (tmp_path / 'synthetic' / '16clips' / 'cache.done').exists()
     supervised = (out / 'supervised.log').read_text()
     assert supervised.count('"mmaction/fp32/seq_per_s"') == 2
@@ -99,12 +102,11 @@ def test_budget_stops_a_stage_and_leaves_the_next_its_reserve(tmp_path):
         'env',
         'step',
         'epoch',
-        BUDGET='150',
+        BUDGET='135',
         RESERVE_step='0',  # env's deadline is then the step's
-        RESERVE_epoch='90',  # the step stage's deadline: 60 s after the start
+        RESERVE_epoch='90',  # the step stage's deadline: 45 s after the start
         STEP_ITERS='1000000',  # never finishes by itself
         EPOCH_VARIANT='baseline',
-        EPOCH_LOG_INTERVAL='2',
     )
     out = tmp_path / 'out'
     assert proc.returncode != 0, proc.stdout[-4000:] + proc.stderr[-4000:]
