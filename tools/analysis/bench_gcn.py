@@ -23,8 +23,10 @@ Whether the dense product wins is a question for the GPU (tensor cores, launch-b
 kernels); on a CPU the extra multiply-adds count. The whole blocks (convolutions,
 BatchNorms, residual, channels-last) are timed alongside with either route (``block``,
 ``block_dense``), so that the graph convolution's share of the trunk and the switch's
-effect on it are visible. Every implementation is checked against
-``cl`` in float64 first. Shapes: the MS-AimCLR recipe's trunk (channels 16 ... 256,
+effect on it are visible, and each block alone both ways (``blocks``): the report's
+``dense_blocks`` / ``dense_gcn_option`` name the blocks where the dense product wins
+(``UnifiedSTGCN(dense_gcn=[...])`` takes one flag per block). Every implementation is
+checked against ``cl`` in float64 first. Shapes: the MS-AimCLR recipe's trunk (channels 16 ... 256,
 temporal strides at blocks 4 and 7), one format group of ``batch / len(formats)`` clips
 x 2 persons. The last output line is JSON.
 
@@ -143,6 +145,34 @@ def make_step(kind, inputs, A, device, bf16):
     return step
 
 
+def per_block_choice(formats):
+    """The per-block ``dense_gcn`` setting that the per-block times favour.
+
+    The trunk is shared by the formats, so a block is made dense when its dense time summed
+    over the formats is below its plain time summed likewise (each format weighed as one
+    trunk pass of ``rows_per_format`` rows, as the recipe's ``'balanced'`` batches).
+
+    Args:
+        formats (dict): ``report['formats']``: per format, ``blocks``, a list of dicts with
+            ``block_ms`` and ``block_dense_ms``.
+
+    Returns:
+        dict: ``dense_blocks`` (one bool per block), ``blocks_ms`` (the trunk's blocks
+        summed over formats, each block as it runs now: ``plain``; all dense: ``dense``;
+        the per-block choice: ``chosen``) and ``dense_gcn_option`` (the ``--cfg-options``
+        string that sets the choice, ``model.backbone.dense_gcn=[...]``).
+    """
+    per_format = [f['blocks'] for f in formats.values()]
+    plain = [sum(f[i]['block_ms'] for f in per_format) for i in range(len(per_format[0]))]
+    dense = [sum(f[i]['block_dense_ms'] for f in per_format) for i in range(len(plain))]
+    choice = [d < p for p, d in zip(plain, dense)]
+    return dict(
+        dense_blocks=choice,
+        blocks_ms=dict(plain=sum(plain), dense=sum(dense), chosen=sum(map(min, plain, dense))),
+        dense_gcn_option='model.backbone.dense_gcn=' + str(choice).replace(' ', ''),
+    )
+
+
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv)
@@ -173,19 +203,30 @@ def main(argv=None):
             inputs.append((block, x_cl, x.contiguous().requires_grad_()))
 
         kinds = IMPLEMENTATIONS + ('block', 'block_dense')
-        times = {k: [] for k in kinds}
+        # the whole trunk per kind, then each block alone with and without dense_gcn
+        steps = {k: make_step(k, inputs, A, device, args.dtype == 'bf16') for k in kinds}
+        for i, one in enumerate(inputs):
+            for k in ('block', 'block_dense'):
+                steps[i, k] = make_step(k, [one], A, device, args.dtype == 'bf16')
+        times = {k: [] for k in steps}
         for _ in range(args.rounds):
-            for kind in kinds:
-                step = make_step(kind, inputs, A, device, args.dtype == 'bf16')
-                times[kind].append(
+            for k, step in steps.items():
+                times[k].append(
                     time_steps(step, itertools.repeat(None), device, args.iters, warmup=1)
                 )
-        figures = {f'{k}_ms': statistics.median(v) * 1e3 for k, v in times.items()}
+        ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        figures = {f'{k}_ms': ms[k] for k in kinds}
         figures['kron_over_cl'] = figures['cl_ms'] / figures['kron_ms']
         figures['cl_share_of_block'] = figures['cl_ms'] / figures['block_ms']
         figures['block_dense_over_block'] = figures['block_ms'] / figures['block_dense_ms']
+        figures['blocks'] = [
+            dict(c_in=c_in, c_out=block.out_channels, frames=t,
+                 block_ms=ms[i, 'block'], block_dense_ms=ms[i, 'block_dense'])
+            for i, (block, c_in, t) in enumerate(trunk_shapes(net, n, args.frames))
+        ]  # fmt: skip
         report['formats'][name] = figures
         print(name, json.dumps(figures))
+    report.update(per_block_choice(report['formats']))
     if args.json_out:
         with open(args.json_out, 'w') as f:
             json.dump(report, f, indent=1)

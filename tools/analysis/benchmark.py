@@ -319,6 +319,11 @@ def profile_steps(step, batch, device, steps=5, rows=25):
     return summary
 
 
+def _bools(value):
+    """A switch that is one bool or one per block (``dense_gcn``), as JSON: bool or list."""
+    return bool(value) if isinstance(value, (bool, int)) else [bool(v) for v in value]
+
+
 def measure(cfg, args, variant):
     """Measure (a) and (b) for one variant; return a dict of figures."""
     device = args.device
@@ -348,7 +353,7 @@ def measure(cfg, args, variant):
         channels_last=backbone.get('channels_last'),
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
-        dense_gcn=bool(backbone.get('dense_gcn', False)),
+        dense_gcn=_bools(backbone.get('dense_gcn', False)),
         cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
         cudnn_benchmark=torch.backends.cudnn.benchmark,
         batch_size=batch_size,

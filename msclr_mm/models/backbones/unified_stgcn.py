@@ -403,12 +403,15 @@ class UnifiedSTGCN(BaseModule):
             ``'balanced'`` and ``'batch'`` format rules); otherwise only consecutive groups
             of one format fuse (the running statistics must be updated in the groups'
             order). Runs with ``SyncBatchNorm`` are never fused. Defaults to False.
-        dense_gcn (bool): Run each block's graph convolution (1x1 convolution and the
-            product with the ``K`` adjacency subsets) as one dense matrix product with a
-            ``(V * C_out, V * C_in)`` weight built from both
+        dense_gcn (bool | Sequence[bool]): Run each block's graph convolution (1x1
+            convolution and the product with the ``K`` adjacency subsets) as one dense
+            matrix product with a ``(V * C_out, V * C_in)`` weight built from both
             (:meth:`STGCNBlock.dense_graph_conv`): more multiply-adds, one well-shaped GEMM.
-            Same parameters, same results up to rounding. Slower on the CPU
-            (``tools/analysis/bench_gcn.py``); for GPUs, measure. Defaults to False.
+            Same parameters, same results up to rounding. One bool for every block, or one
+            per block (``len(channels)`` of them; e.g. dense everywhere but the widest
+            last block, where the extra multiply-adds are largest). Slower on the CPU
+            (``tools/analysis/bench_gcn.py``, which also times each block both ways); for
+            GPUs, measure. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -431,7 +434,7 @@ class UnifiedSTGCN(BaseModule):
         channels_last: bool | None = None,
         compile: Union[bool, str, Dict[str, Any]] = False,
         fuse_groups: bool = False,
-        dense_gcn: bool = False,
+        dense_gcn: bool | Sequence[bool] = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -505,14 +508,27 @@ class UnifiedSTGCN(BaseModule):
         self._freeze_stages()
 
     @property
-    def dense_gcn(self) -> bool:
-        """bool: Whether the blocks run :meth:`STGCNBlock.dense_graph_conv` (settable)."""
-        return all(block.dense_gcn for block in self.blocks)
+    def dense_gcn(self) -> bool | tuple[bool, ...]:
+        """Which blocks run :meth:`STGCNBlock.dense_graph_conv` (settable).
+
+        Returns ``True`` (every block), ``False`` (none) or a tuple of one bool per block
+        when they differ. Set it with a bool or a sequence of ``len(self.blocks)`` bools.
+        """
+        flags = tuple(block.dense_gcn for block in self.blocks)
+        return flags[0] if len(set(flags)) == 1 else flags
 
     @dense_gcn.setter
-    def dense_gcn(self, value: bool) -> None:
-        for block in self.blocks:
-            block.dense_gcn = bool(value)
+    def dense_gcn(self, value: bool | Sequence[bool]) -> None:
+        if isinstance(value, (bool, int)):
+            value = [bool(value)] * len(self.blocks)
+        value = list(value)
+        if len(value) != len(self.blocks) or not all(isinstance(v, (bool, int)) for v in value):
+            raise ValueError(
+                f'dense_gcn must be a bool or {len(self.blocks)} bools (one per block), '
+                f'got {value!r}'
+            )
+        for block, dense in zip(self.blocks, value):
+            block.dense_gcn = bool(dense)
 
     @property
     def out_channels(self) -> int:

@@ -364,6 +364,27 @@ def test_dense_gcn_switch_keeps_the_parameters():
     torch.testing.assert_close(on.eval()(x, 'coco17'), off.eval()(x, 'coco17'))
 
 
+@pytest.mark.parametrize('fuse', [False, True])
+def test_dense_gcn_per_block(fuse):
+    """One flag per block: those blocks dense, the others not; same step as all plain."""
+    plain, _ = fused_pair(True)
+    mixed = copy.deepcopy(plain)
+    flags = tuple(i % 2 == 0 for i in range(len(plain.blocks)))
+    mixed.dense_gcn, mixed.fuse_groups = list(flags), fuse
+    assert mixed.dense_gcn == flags and [b.dense_gcn for b in mixed.blocks] == list(flags)
+    assert_same_step(plain, mixed, aimclr_groups())
+    built = make(dense_gcn=[True] * (len(plain.blocks) - 1) + [False])
+    assert (
+        built.dense_gcn[:-1] == (True,) * (len(plain.blocks) - 1) and not built.blocks[-1].dense_gcn
+    )
+    mixed.dense_gcn = [1] * len(plain.blocks)  # a config's 0 / 1 count as bools
+    assert mixed.dense_gcn is True
+    with pytest.raises(ValueError, match=rf'{len(plain.blocks)} bools \(one per block\)'):
+        mixed.dense_gcn = [True, False]
+    with pytest.raises(ValueError, match='one per block'):
+        make(dense_gcn=['yes'] * len(plain.blocks))
+
+
 def test_packs_are_runs_of_consecutive_groups():
     def stemmed(name, rows, frames):
         return (name, torch.zeros(rows, 16, frames, 5), None, False)

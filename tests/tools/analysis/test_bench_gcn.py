@@ -57,3 +57,21 @@ def test_bench_gcn_runs_and_reports(tmp_path):
         for key in ('nchw_ms', 'cl_ms', 'kron_ms', 'block_ms', 'block_dense_ms'):
             assert figures[key] > 0
         assert 0 < figures['cl_share_of_block']
+        blocks = figures['blocks']
+        assert [(b['c_in'], b['c_out'], b['frames']) for b in blocks] == [(3, 8, 8), (8, 16, 8)]
+        assert all(b['block_ms'] > 0 and b['block_dense_ms'] > 0 for b in blocks)
+    assert len(report['dense_blocks']) == 2
+    assert report['dense_gcn_option'].startswith('model.backbone.dense_gcn=[')
+
+
+def test_per_block_choice_sums_the_formats():
+    from bench_gcn import per_block_choice
+
+    def blocks(*pairs):
+        return dict(blocks=[dict(block_ms=p, block_dense_ms=d) for p, d in pairs])
+
+    # block 0: dense wins in both formats; block 1: wins in one, loses more in the other
+    choice = per_block_choice(dict(a=blocks((4, 1), (2, 1)), b=blocks((4, 2), (2, 5))))
+    assert choice['dense_blocks'] == [True, False]
+    assert choice['blocks_ms'] == dict(plain=12, dense=9, chosen=7)
+    assert choice['dense_gcn_option'] == 'model.backbone.dense_gcn=[True,False]'
