@@ -1,4 +1,4 @@
-"""Time the trunk's graph convolution three ways, at the recipe's shapes, forward + backward.
+"""Time the trunk's graph convolution four ways, at the recipe's shapes, forward + backward.
 
 The graph convolution of an ST-GCN block is a 1x1 convolution to ``K * C_out`` channels
 followed by the product with the ``K`` adjacency subsets. :class:`UnifiedSTGCN` runs it
@@ -17,18 +17,26 @@ and with ``UnifiedSTGCN(dense_gcn=True)``
   into one ``(V * C_out, V * C_in)`` matrix ``M[(w, d), (v, c)] = sum_k A[k, v, w]
   W[k, d, c]``: a single well-shaped GEMM instead of a skinny convolution and a batch of
   tiny products, at the price of ``V C_out C_in V`` multiply-adds per row instead of
-  ``K C_out (C_in V + V V)`` (3x to 9x more).
+  ``K C_out (C_in V + V V)`` (3x to 9x more);
+
+and with ``UnifiedSTGCN(graph_first=...)``
+
+- ``first``: the other order, the adjacency product of the channels-last input first
+  (``K * C_in`` channels) and then the 1x1 convolution (:meth:`STGCNBlock.graph_first_conv`):
+  fewer bytes and multiply-adds where the block widens (``C_in < C_out``), the same work
+  in another order elsewhere.
 
 Whether the dense product wins is a question for the GPU (tensor cores, launch-bound small
 kernels); on a CPU the extra multiply-adds count. The whole blocks (convolutions,
-BatchNorms, residual, channels-last) are timed alongside with either route (``block``,
-``block_dense``), so that the graph convolution's share of the trunk and the switch's
-effect on it are visible, and each block alone both ways (``blocks``): the report's
-``dense_blocks`` / ``dense_gcn_option`` name the blocks where the dense product wins
-(``UnifiedSTGCN(dense_gcn=[...])`` takes one flag per block). Every implementation is
-checked against ``cl`` in float64 first. Shapes: the MS-AimCLR recipe's trunk (channels 16 ... 256,
-temporal strides at blocks 4 and 7), one format group of ``batch / len(formats)`` clips
-x 2 persons. The last output line is JSON.
+BatchNorms, residual, channels-last) are timed alongside with each route (``block``,
+``block_dense``, ``block_first``), so that the graph convolution's share of the trunk and
+the switches' effect on it are visible, and each block alone each way (``blocks``): the
+report's ``dense_blocks`` / ``graph_first_blocks`` name the blocks where that route is the
+fastest of the three, and ``cfg_options`` the ``--cfg-options`` that set them
+(``UnifiedSTGCN(dense_gcn=[...], graph_first=[...])`` take one flag per block). Every
+implementation is checked against ``cl`` in float64 first. Shapes: the MS-AimCLR recipe's
+trunk (channels 16 ... 256, temporal strides at blocks 4 and 7), one format group of
+``batch / len(formats)`` clips x 2 persons. The last output line is JSON.
 
 Example:
     python tools/analysis/bench_gcn.py --device cuda --dtype bf16 --batch 128 --frames 50
@@ -50,7 +58,8 @@ from benchmark import time_steps  # noqa: E402
 from msclr_mm.models.backbones import UnifiedSTGCN  # noqa: E402
 from msclr_mm.skeletons import get_format  # noqa: E402
 
-IMPLEMENTATIONS = ('nchw', 'cl', 'kron')
+IMPLEMENTATIONS = ('nchw', 'cl', 'kron', 'first')
+BLOCK_KINDS = ('block', 'block_dense', 'block_first')  # the whole block by each route
 
 
 def parse_args(argv=None):
@@ -77,12 +86,15 @@ def gcn(impl, block, x, A):
     Args:
         impl (str): One of :data:`IMPLEMENTATIONS`.
         block (STGCNBlock): The block.
-        x (torch.Tensor): ``(n, C_in, T, V)``, channels-last for ``cl`` and ``kron``.
+        x (torch.Tensor): ``(n, C_in, T, V)``, channels-last for ``cl``, ``kron`` and
+            ``first``.
         A (torch.Tensor): ``(K, V, V)``.
 
     """
     if impl == 'kron':
         return block.dense_graph_conv(x, A, channels_last=True)
+    if impl == 'first':
+        return block.graph_first_conv(x, A, channels_last=True)
     return block.graph_product(block.gcn_conv(x), A, channels_last=impl == 'cl')
 
 
@@ -119,8 +131,9 @@ def make_step(kind, inputs, A, device, bf16):
     """Forward and backward of every block's graph convolution (or of the whole blocks).
 
     Args:
-        kind (str): One of :data:`IMPLEMENTATIONS`, ``'block'`` (the whole block) or
-            ``'block_dense'`` (the whole block with ``dense_gcn``).
+        kind (str): One of :data:`IMPLEMENTATIONS` or :data:`BLOCK_KINDS`: ``'block'``
+            (the whole block), ``'block_dense'`` (with ``dense_gcn``), ``'block_first'``
+            (with ``graph_first``).
         inputs (list): ``(block, x_channels_last, x_contiguous)`` per block.
         A (torch.Tensor): ``(K, V, V)``.
         device (str): The device (for autocast).
@@ -135,8 +148,9 @@ def make_step(kind, inputs, A, device, bf16):
         with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             for block, x_cl, x_nchw in inputs:
                 x = x_nchw if kind == 'nchw' else x_cl
-                if kind.startswith('block'):
+                if kind in BLOCK_KINDS:
                     block.dense_gcn = kind == 'block_dense'
+                    block.graph_first = kind == 'block_first'
                     y = block(x, A, channels_last=True)
                 else:
                     y = gcn(kind, block, x, A)
@@ -146,30 +160,50 @@ def make_step(kind, inputs, A, device, bf16):
 
 
 def per_block_choice(formats):
-    """The per-block ``dense_gcn`` setting that the per-block times favour.
+    """The per-block route (plain, ``dense_gcn``, ``graph_first``) the per-block times favour.
 
-    The trunk is shared by the formats, so a block is made dense when its dense time summed
-    over the formats is below its plain time summed likewise (each format weighed as one
-    trunk pass of ``rows_per_format`` rows, as the recipe's ``'balanced'`` batches).
+    The trunk is shared by the formats, so each block takes the route whose time summed
+    over the formats is the least (each format weighed as one trunk pass of
+    ``rows_per_format`` rows, as the recipe's ``'balanced'`` batches); the plain route on
+    a tie. Reports without ``block_first_ms`` (before ``graph_first``) choose between the
+    other two.
 
     Args:
         formats (dict): ``report['formats']``: per format, ``blocks``, a list of dicts with
-            ``block_ms`` and ``block_dense_ms``.
+            ``block_ms``, ``block_dense_ms`` and ``block_first_ms``.
 
     Returns:
-        dict: ``dense_blocks`` (one bool per block), ``blocks_ms`` (the trunk's blocks
-        summed over formats, each block as it runs now: ``plain``; all dense: ``dense``;
-        the per-block choice: ``chosen``) and ``dense_gcn_option`` (the ``--cfg-options``
-        string that sets the choice, ``model.backbone.dense_gcn=[...]``).
+        dict: ``dense_blocks`` and ``graph_first_blocks`` (one bool per block),
+        ``blocks_ms`` (the trunk's blocks summed over formats: every block plain,
+        ``plain``; every block dense, ``dense``; every block graph-first, ``first``; the
+        per-block choice, ``chosen``), ``dense_gcn_option`` and ``graph_first_option``
+        (``model.backbone.dense_gcn=[...]``, ``model.backbone.graph_first=[...]``) and
+        ``cfg_options`` (both, space-separated: what ``--cfg-options`` takes).
     """
     per_format = [f['blocks'] for f in formats.values()]
-    plain = [sum(f[i]['block_ms'] for f in per_format) for i in range(len(per_format[0]))]
-    dense = [sum(f[i]['block_dense_ms'] for f in per_format) for i in range(len(plain))]
-    choice = [d < p for p, d in zip(plain, dense)]
+
+    def summed(key):
+        return [
+            sum(f[i].get(key, float('inf')) for f in per_format) for i in range(len(per_format[0]))
+        ]
+
+    routes = dict(plain=summed('block_ms'), dense=summed('block_dense_ms'))
+    routes['first'] = summed('block_first_ms')
+    best = [min(routes, key=lambda r: routes[r][i]) for i in range(len(routes['plain']))]
+    dense = [route == 'dense' for route in best]
+    first = [route == 'first' for route in best]
+    options = dict(
+        dense_gcn_option='model.backbone.dense_gcn=' + str(dense).replace(' ', ''),
+        graph_first_option='model.backbone.graph_first=' + str(first).replace(' ', ''),
+    )
+    blocks_ms = {route: sum(ms) for route, ms in routes.items()}
+    blocks_ms['chosen'] = sum(routes[route][i] for i, route in enumerate(best))
     return dict(
-        dense_blocks=choice,
-        blocks_ms=dict(plain=sum(plain), dense=sum(dense), chosen=sum(map(min, plain, dense))),
-        dense_gcn_option='model.backbone.dense_gcn=' + str(choice).replace(' ', ''),
+        dense_blocks=dense,
+        graph_first_blocks=first,
+        blocks_ms=blocks_ms,
+        **options,
+        cfg_options=' '.join(options.values()),
     )
 
 
@@ -202,11 +236,11 @@ def main(argv=None):
             x_cl = x.to(memory_format=torch.channels_last).requires_grad_()
             inputs.append((block, x_cl, x.contiguous().requires_grad_()))
 
-        kinds = IMPLEMENTATIONS + ('block', 'block_dense')
-        # the whole trunk per kind, then each block alone with and without dense_gcn
+        kinds = IMPLEMENTATIONS + BLOCK_KINDS
+        # the whole trunk per kind, then each block alone by each route
         steps = {k: make_step(k, inputs, A, device, args.dtype == 'bf16') for k in kinds}
         for i, one in enumerate(inputs):
-            for k in ('block', 'block_dense'):
+            for k in BLOCK_KINDS:
                 steps[i, k] = make_step(k, [one], A, device, args.dtype == 'bf16')
         times = {k: [] for k in steps}
         for _ in range(args.rounds):
@@ -219,9 +253,10 @@ def main(argv=None):
         figures['kron_over_cl'] = figures['cl_ms'] / figures['kron_ms']
         figures['cl_share_of_block'] = figures['cl_ms'] / figures['block_ms']
         figures['block_dense_over_block'] = figures['block_ms'] / figures['block_dense_ms']
+        figures['block_first_over_block'] = figures['block_ms'] / figures['block_first_ms']
         figures['blocks'] = [
             dict(c_in=c_in, c_out=block.out_channels, frames=t,
-                 block_ms=ms[i, 'block'], block_dense_ms=ms[i, 'block_dense'])
+                 **{f'{k}_ms': ms[i, k] for k in BLOCK_KINDS})
             for i, (block, c_in, t) in enumerate(trunk_shapes(net, n, args.frames))
         ]  # fmt: skip
         report['formats'][name] = figures

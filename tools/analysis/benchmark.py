@@ -16,17 +16,19 @@ ratios come from one process on one machine:
 
 - ``baseline``: eager float32, contiguous (NCHW) layout, no compile: the optimisations off;
 - ``config``: the config as written (its optimiser wrapper, layout and compile settings);
-- any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last
-  trunk), ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled
-  with CUDA graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the
-  ``'balanced'`` format rule: fixed group shapes), ``bat`` (the ``'batch'`` format rule:
-  one format per view per batch, as the MS-CLR reference; one trunk pass per view),
-  ``fuse`` (``UnifiedSTGCN(fuse_groups=True)``: one trunk pass for all groups of an
-  encoder), ``dense`` (``UnifiedSTGCN(dense_gcn=True)``: each graph convolution as one
-  dense GEMM), ``gs`` (``cuda_graph_step=True``: the whole step as one CUDA graph;
-  combine with ``compile``, not ``cg``), ``cudnn`` (``torch.backends.cudnn.benchmark``:
-  ``env_cfg.cudnn_benchmark=True``), ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``;
-  unnamed switches are off (the format rule is then ``'random'``).
+- any ``+``-joined set of ``bf16`` (``AutocastOptimWrapper``), ``cl`` (channels-last trunk),
+  ``compile`` (``torch.compile`` of the trunk, dynamic batch), ``cg`` (compiled with CUDA
+  graphs: ``mode='reduce-overhead'``, static shapes), ``bal`` (the ``'balanced'`` format
+  rule: fixed group shapes), ``bat`` (the ``'batch'`` format rule: one format per view per
+  batch, as the MS-CLR reference; one trunk pass per view), ``fuse``
+  (``UnifiedSTGCN(fuse_groups=True)``: one trunk pass for all groups of an encoder),
+  ``dense`` (``UnifiedSTGCN(dense_gcn=True)``: each graph convolution as one dense GEMM),
+  ``gf`` (``UnifiedSTGCN(graph_first='widening')``: in the widening blocks the adjacency
+  product before the 1x1 convolution, a narrower intermediate), ``gs``
+  (``cuda_graph_step=True``: the whole step as one CUDA graph; combine with ``compile``, not
+  ``cg``), ``cudnn`` (``torch.backends.cudnn.benchmark``: ``env_cfg.cudnn_benchmark=True``),
+  ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is
+  then ``'random'``).
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
@@ -139,6 +141,7 @@ def variant_config(cfg, variant, compile_backend=None):
     backbone['compile'] = settings['compile']
     backbone['fuse_groups'] = settings['fuse_groups']
     backbone['dense_gcn'] = settings['dense_gcn']
+    backbone['graph_first'] = settings['graph_first']
     cfg.model['cuda_graph_step'] = settings['graph_step']
     cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = settings['cudnn_benchmark']
     if settings['compile'] is True and compile_backend:
@@ -320,7 +323,9 @@ def profile_steps(step, batch, device, steps=5, rows=25):
 
 
 def _bools(value):
-    """A switch that is one bool or one per block (``dense_gcn``), as JSON: bool or list."""
+    """A per-block switch (``dense_gcn``, ``graph_first``) as JSON: bool, list or its name."""
+    if isinstance(value, str):  # graph_first='widening'
+        return value
     return bool(value) if isinstance(value, (bool, int)) else [bool(v) for v in value]
 
 
@@ -354,6 +359,7 @@ def measure(cfg, args, variant):
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
         dense_gcn=_bools(backbone.get('dense_gcn', False)),
+        graph_first=_bools(backbone.get('graph_first', False)),
         cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
         cudnn_benchmark=torch.backends.cudnn.benchmark,
         batch_size=batch_size,

@@ -19,6 +19,7 @@ SWITCHES = (
     'bat',
     'fuse',
     'dense',
+    'gf',
     'gs',
     'cudnn',
 )
@@ -32,14 +33,15 @@ def variant_settings(variant):
 
     Returns:
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
-        ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of
-        an encoder), ``dense_gcn`` (bool: each block's graph convolution as one dense
-        GEMM), ``graph_step`` (bool: the whole step as one CUDA graph, with the
-        trunk compiled without CUDA graphs of its own), ``cudnn_benchmark`` (bool:
-        ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms for
-        each new shape instead of choosing them by heuristics; ``env_cfg.cudnn_benchmark``
-        in a config) and ``rule`` (the ``SampleFormatViews`` rule: ``'balanced'`` with
-        ``bal``, ``'batch'`` with ``bat``, else ``'random'``).
+        ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of an
+        encoder), ``dense_gcn`` (bool: each block's graph convolution as one dense GEMM),
+        ``graph_first`` (``'widening'`` or False: the widening blocks' graph convolution
+        with the adjacency product first), ``graph_step`` (bool: the whole step as one CUDA
+        graph, with the trunk compiled without CUDA graphs of its own), ``cudnn_benchmark``
+        (bool: ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms
+        for each new shape instead of choosing them by heuristics;
+        ``env_cfg.cudnn_benchmark`` in a config) and ``rule`` (the ``SampleFormatViews``
+        rule: ``'balanced'`` with ``bal``, ``'batch'`` with ``bat``, else ``'random'``).
 
     """
     switches = set() if variant == 'baseline' else set(variant.split('+'))
@@ -59,6 +61,7 @@ def variant_settings(variant):
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
         fuse_groups='fuse' in switches,
         dense_gcn='dense' in switches,
+        graph_first='widening' if 'gf' in switches else False,
         graph_step='gs' in switches,
         cudnn_benchmark='cudnn' in switches,
         rule='balanced' if 'bal' in switches else 'batch' if 'bat' in switches else 'random',
@@ -77,6 +80,7 @@ def variant_options(variant):
         f'model.backbone.compile={settings["compile"]}',
         f'model.backbone.fuse_groups={settings["fuse_groups"]}',
         f'model.backbone.dense_gcn={settings["dense_gcn"]}',
+        f'model.backbone.graph_first={settings["graph_first"]}',
         f'model.cuda_graph_step={settings["graph_step"]}',
         f'env_cfg.cudnn_benchmark={settings["cudnn_benchmark"]}',
         f'train_dataloader.dataset.pipeline.0.rule={settings["rule"]}',

@@ -108,6 +108,7 @@ class STGCNBlock(nn.Module):
         self.out_channels = out_channels
         self.num_subsets = num_subsets
         self.dense_gcn = False  # set by UnifiedSTGCN(dense_gcn=)
+        self.graph_first = False  # set by UnifiedSTGCN(graph_first=)
         self.gcn_conv = nn.Conv2d(in_channels, out_channels * num_subsets, 1)
         self.gcn_bn = nn.BatchNorm2d(out_channels)
         self.tcn_conv = nn.Conv2d(
@@ -197,6 +198,49 @@ class STGCNBlock(nn.Module):
         y = y.view(n, t, v, c).permute(0, 3, 1, 2)
         return y if channels_last else y.contiguous()
 
+    def graph_first_conv(
+        self, x: torch.Tensor, A: torch.Tensor, channels_last: bool = False
+    ) -> torch.Tensor:
+        """``gcn_conv`` and :meth:`graph_product` in the other order: the graph first.
+
+        Both are linear, so ``sum_k A_k^T (W_k x + b_k) = W' (A^T x) + b'``: the ``K``
+        adjacency subsets first make ``K * C_in`` channels of ``x``, then ``gcn_conv``'s
+        weight, laid out ``W'[d, k * C_in + c] = W_k[d, c]``, maps them to ``C_out`` as a
+        1x1 convolution, plus the bias ``b'[d, w] = sum_k,v A[k, v, w] b_k[d]`` (a bias per
+        joint). The intermediate is ``K * C_in`` channels wide instead of ``K * C_out``: in a
+        widening block (``C_in < C_out``; ST-GCN's last, 64 -> 256) it moves that many
+        times fewer bytes, and the graph product does ``C_in / C_out`` of the
+        multiply-adds (the convolution's are the same). Same parameters, same results up
+        to rounding (pyskl's ``unit_gcn(conv_pos='post')`` is this order, with its own
+        parameter layout).
+
+        Args:
+            x (torch.Tensor): ``(n, C_in, T, V)``.
+            A (torch.Tensor): ``(K, V, V)``.
+            channels_last (bool): Take the channels-last route (the product on a free
+                ``(n * T, V, C_in)`` view of ``x``, its result a channels-last
+                ``(n, K * C_in, T, V)`` without a copy); otherwise ``einsum``. Defaults to
+                False.
+
+        Returns:
+            torch.Tensor: ``(n, C_out, T, V)``, channels-last with ``channels_last``.
+
+        """
+        n, c_in, t, v = x.shape
+        k, c = self.num_subsets, self.out_channels
+        if channels_last:
+            rows = x.permute(0, 2, 3, 1).reshape(n * t, v, c_in)  # a view when channels-last
+            a2 = A.permute(2, 0, 1).reshape(v * k, v)  # a2[w * K + k, v] = A[k, v, w]
+            z = _SharedLeftBmm.apply(a2, rows).view(n, t, v, k * c_in).permute(0, 3, 1, 2)
+        else:
+            z = torch.einsum('nctv,kvw->nkctw', x, A).reshape(n, k * c_in, t, v)
+        weight = self.gcn_conv.weight.view(k, c, c_in).transpose(0, 1)
+        y = F.conv2d(z, weight.reshape(c, k * c_in, 1, 1))
+        if self.gcn_conv.bias is None:
+            return y
+        bias = torch.einsum('kvw,kd->dw', A, self.gcn_conv.bias.view(k, c))
+        return y + bias.view(1, c, 1, v).to(y.dtype)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -221,6 +265,8 @@ class STGCNBlock(nn.Module):
         """
         if self.dense_gcn:
             y = self.dense_graph_conv(x, A, channels_last)
+        elif self.graph_first:
+            y = self.graph_first_conv(x, A, channels_last)
         else:
             y = self.graph_product(self.gcn_conv(x), A, channels_last)
         y = self._norm(self.gcn_bn, y, groups)
@@ -412,6 +458,14 @@ class UnifiedSTGCN(BaseModule):
             last block, where the extra multiply-adds are largest). Slower on the CPU
             (``tools/analysis/bench_gcn.py``, which also times each block both ways); for
             GPUs, measure. Defaults to False.
+        graph_first (bool | str | Sequence[bool]): Run each block's graph convolution
+            with the adjacency product first and the 1x1 convolution second
+            (:meth:`STGCNBlock.graph_first_conv`): the intermediate is ``K * C_in``
+            channels wide instead of ``K * C_out``, so a widening block moves fewer bytes
+            and does fewer multiply-adds; a block of equal widths is the same work in
+            another order. ``'widening'``: the blocks with ``C_in < C_out``; or one bool
+            for every block, or one per block. Blocks that are ``dense_gcn`` stay dense.
+            Same parameters, same results up to rounding. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -435,6 +489,7 @@ class UnifiedSTGCN(BaseModule):
         compile: Union[bool, str, Dict[str, Any]] = False,
         fuse_groups: bool = False,
         dense_gcn: bool | Sequence[bool] = False,
+        graph_first: bool | str | Sequence[bool] = False,
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -504,6 +559,7 @@ class UnifiedSTGCN(BaseModule):
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         self.dense_gcn = dense_gcn
+        self.graph_first = graph_first
         self.attention_drop = EnergyAttentionDrop(**(attention_drop or dict(keep_prob=0.7)))
         self._freeze_stages()
 
@@ -514,21 +570,47 @@ class UnifiedSTGCN(BaseModule):
         Returns ``True`` (every block), ``False`` (none) or a tuple of one bool per block
         when they differ. Set it with a bool or a sequence of ``len(self.blocks)`` bools.
         """
-        flags = tuple(block.dense_gcn for block in self.blocks)
-        return flags[0] if len(set(flags)) == 1 else flags
+        return self._get_block_flags('dense_gcn')
 
     @dense_gcn.setter
     def dense_gcn(self, value: bool | Sequence[bool]) -> None:
+        self._set_block_flags('dense_gcn', value)
+
+    @property
+    def graph_first(self) -> bool | tuple[bool, ...]:
+        """Which blocks run :meth:`STGCNBlock.graph_first_conv` (settable).
+
+        Returns ``True`` (every block), ``False`` (none) or a tuple of one bool per block
+        when they differ. Set it with a bool, ``'widening'`` (the blocks whose input is
+        narrower than their output) or a sequence of ``len(self.blocks)`` bools.
+        """
+        return self._get_block_flags('graph_first')
+
+    @graph_first.setter
+    def graph_first(self, value: bool | str | Sequence[bool]) -> None:
+        if value == 'widening':
+            value = [b.gcn_conv.in_channels < b.out_channels for b in self.blocks]
+        self._set_block_flags('graph_first', value)
+
+    def _get_block_flags(self, name: str) -> bool | tuple[bool, ...]:
+        flags = tuple(getattr(block, name) for block in self.blocks)
+        return flags[0] if len(set(flags)) == 1 else flags
+
+    def _set_block_flags(self, name: str, value: Any) -> None:
+        """Set a per-block switch from one bool or ``len(self.blocks)`` bools (0 / 1 too)."""
         if isinstance(value, (bool, int)):
             value = [bool(value)] * len(self.blocks)
-        value = list(value)
-        if len(value) != len(self.blocks) or not all(isinstance(v, (bool, int)) for v in value):
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            value = list(value)
+        ok = isinstance(value, list) and len(value) == len(self.blocks)
+        if not ok or not all(isinstance(v, (bool, int)) for v in value):
+            extra = " or 'widening'" if name == 'graph_first' else ''
             raise ValueError(
-                f'dense_gcn must be a bool or {len(self.blocks)} bools (one per block), '
+                f'{name} must be a bool{extra} or {len(self.blocks)} bools (one per block), '
                 f'got {value!r}'
             )
-        for block, dense in zip(self.blocks, value):
-            block.dense_gcn = bool(dense)
+        for block, flag in zip(self.blocks, value):
+            setattr(block, name, bool(flag))
 
     @property
     def out_channels(self) -> int:

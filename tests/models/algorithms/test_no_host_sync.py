@@ -66,7 +66,7 @@ class ValueReads(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def build(algo, fuse, dense=False, **kwargs):
+def build(algo, fuse, dense=False, graph_first=False, **kwargs):
     derived = {}
     if algo == 'AimCLR':
         derived = dict(query_extreme=dict(source='query', start='augmented', ops=EXTREME))
@@ -81,6 +81,7 @@ def build(algo, fuse, dense=False, **kwargs):
     model = MODELS.build(tiny_cfg(algo, data_preprocessor=preprocessor, **kwargs))
     model.backbone.fuse_groups = model.encoder_k.module['backbone'].fuse_groups = fuse
     model.backbone.dense_gcn = model.encoder_k.module['backbone'].dense_gcn = dense
+    model.backbone.graph_first = model.encoder_k.module['backbone'].graph_first = graph_first
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, foreach=True)
     return model, OptimWrapper(optimizer)
@@ -340,3 +341,17 @@ def test_dense_gcn_step_is_graph_safe(fuse, monkeypatch):
     plain = traced_steps(*build('AimCLR', fuse), steps=1)[0]
     addmm = [sum('aten.addmm' in op for op, _, _ in t) for t in (traces[0], plain)]
     assert addmm[0] - addmm[1] >= 2 * len(model.backbone.blocks)
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+def test_graph_first_step_is_graph_safe(fuse, monkeypatch):
+    """``graph_first``: no host reads, no host-built tensors, same operators every step."""
+    model, optim_wrapper = build('AimCLR', fuse, graph_first=True)
+    assert model.backbone.graph_first is True
+    reads, copies, _ = host_reads_and_copies(model, optim_wrapper, monkeypatch)
+    assert reads == [] and copies == []
+    traces = traced_steps(model, optim_wrapper, steps=2)
+    assert first_difference(traces[0], traces[1]) is None
+    # the graph-first route ran: the traces differ from the plain step's
+    plain = traced_steps(*build('AimCLR', fuse), steps=1)[0]
+    assert first_difference(traces[0], plain) is not None

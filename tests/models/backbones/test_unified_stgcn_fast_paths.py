@@ -385,6 +385,102 @@ def test_dense_gcn_per_block(fuse):
         make(dense_gcn=['yes'] * len(plain.blocks))
 
 
+# ---------------------------------------------------------------- graph_first
+@pytest.mark.parametrize('bias', [True, False])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_block_graph_first_equals_convolution_then_product(channels_last, bias):
+    """The other order: same output and gradients (input, adjacency, weight, bias)."""
+    torch.manual_seed(0)
+    block = STGCNBlock(6, 10, 3).double()
+    if not bias:
+        block.gcn_conv.bias = None
+    x = torch.randn(4, 6, 7, 25, dtype=torch.double)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    A = torch.randn(3, 25, 25, dtype=torch.double, requires_grad=True)
+    plain = block.graph_product(block.gcn_conv(x), A, channels_last)
+    first = block.graph_first_conv(x, A, channels_last)
+    assert first.shape == (4, 10, 7, 25)
+    assert first.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert rel(first, plain) < 1e-12
+    g = torch.randn_like(plain)
+    params = [x, A, block.gcn_conv.weight] + ([block.gcn_conv.bias] if bias else [])
+    for a, b in zip(
+        torch.autograd.grad((plain * g).sum(), params),
+        torch.autograd.grad((first * g).sum(), params),
+    ):
+        assert rel(b, a) < 1e-12
+
+
+def test_block_graph_first_moves_a_narrower_intermediate():
+    """The point of the order: the widest tensor of a widening block is K * C_in wide."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Widest(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.numel = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if isinstance(out, torch.Tensor):  # storage: an expanded view is no tensor
+                size = out.untyped_storage().nbytes() // out.element_size()
+                self.numel = max(self.numel, size)
+            return out
+
+    block = STGCNBlock(8, 32, 3)
+    x = torch.randn(2, 8, 6, 25).contiguous(memory_format=torch.channels_last)
+    A = torch.rand(3, 25, 25)
+    widest = []
+    for route in (
+        lambda: block.graph_product(block.gcn_conv(x), A, True),
+        lambda: block.graph_first_conv(x, A, True),
+    ):
+        recorder = Widest()
+        with recorder, torch.no_grad():
+            route()
+        widest.append(recorder.numel)
+    assert widest == [2 * 6 * 25 * 3 * 32, 2 * 6 * 25 * 32]  # K C_out vs max(K C_in, C_out)
+
+
+@pytest.mark.parametrize('fuse', [False, True])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_graph_first_same_step_as_convolution_first(channels_last, fuse):
+    plain, _ = fused_pair(channels_last)
+    first = copy.deepcopy(plain)
+    first.graph_first, first.fuse_groups = True, fuse
+    assert first.graph_first is True and plain.graph_first is False
+    assert_same_step(plain, first, aimclr_groups())
+
+
+def test_graph_first_widening_blocks_and_precedence_of_dense():
+    plain, _ = fused_pair(True)
+    widening = copy.deepcopy(plain)
+    widening.graph_first = 'widening'
+    expected = tuple(
+        c_in < c_out for c_in, c_out in zip((3,) + plain.channels[:-1], plain.channels)
+    )
+    assert widening.graph_first == expected and expected[0] and expected[-1]
+    assert not all(expected)
+    # dense_gcn blocks stay dense: with both on, the step is the dense one (and the same)
+    widening.dense_gcn = [True] * (len(plain.blocks) - 1) + [False]
+    calls = []
+    for block in widening.blocks:
+        block.graph_first_conv = lambda x, A, cl, f=block.graph_first_conv: (
+            calls.append(1) or f(x, A, cl)
+        )
+    assert_same_step(plain, widening, aimclr_groups())
+    assert len(calls) == 4  # the last block only, once per group
+    built = make(graph_first='widening')
+    assert built.graph_first == tuple(b.gcn_conv.in_channels < b.out_channels for b in built.blocks)
+    assert list(built.state_dict()) == list(make().state_dict())
+    with pytest.raises(ValueError, match=r"graph_first must be a bool or 'widening' or 10 bools"):
+        make(graph_first='wide')
+    with pytest.raises(ValueError, match=r'one per block'):
+        widening.graph_first = [True, False]
+
+
 def test_packs_are_runs_of_consecutive_groups():
     def stemmed(name, rows, frames):
         return (name, torch.zeros(rows, 16, frames, 5), None, False)

@@ -54,24 +54,40 @@ def test_bench_gcn_runs_and_reports(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
     assert report['rows_per_format'] == 4 and set(report['formats']) == {'kinect25', 'coco17'}
     for figures in report['formats'].values():
-        for key in ('nchw_ms', 'cl_ms', 'kron_ms', 'block_ms', 'block_dense_ms'):
+        for key in ('nchw_ms', 'cl_ms', 'kron_ms', 'first_ms', 'block_ms', 'block_dense_ms'):
             assert figures[key] > 0
         assert 0 < figures['cl_share_of_block']
         blocks = figures['blocks']
         assert [(b['c_in'], b['c_out'], b['frames']) for b in blocks] == [(3, 8, 8), (8, 16, 8)]
-        assert all(b['block_ms'] > 0 and b['block_dense_ms'] > 0 for b in blocks)
-    assert len(report['dense_blocks']) == 2
+        assert all(
+            b[k] > 0 for b in blocks for k in ('block_ms', 'block_dense_ms', 'block_first_ms')
+        )
+    assert len(report['dense_blocks']) == len(report['graph_first_blocks']) == 2
+    assert not any(map(all, zip(report['dense_blocks'], report['graph_first_blocks'])))
     assert report['dense_gcn_option'].startswith('model.backbone.dense_gcn=[')
+    assert report['cfg_options'] == (
+        report['dense_gcn_option'] + ' ' + report['graph_first_option']
+    )
 
 
 def test_per_block_choice_sums_the_formats():
     from bench_gcn import per_block_choice
 
-    def blocks(*pairs):
-        return dict(blocks=[dict(block_ms=p, block_dense_ms=d) for p, d in pairs])
+    def blocks(*times):
+        keys = ('block_ms', 'block_dense_ms', 'block_first_ms')
+        return dict(blocks=[dict(zip(keys, t)) for t in times])
 
-    # block 0: dense wins in both formats; block 1: wins in one, loses more in the other
-    choice = per_block_choice(dict(a=blocks((4, 1), (2, 1)), b=blocks((4, 2), (2, 5))))
-    assert choice['dense_blocks'] == [True, False]
-    assert choice['blocks_ms'] == dict(plain=12, dense=9, chosen=7)
-    assert choice['dense_gcn_option'] == 'model.backbone.dense_gcn=[True,False]'
+    # block 0: dense wins in both formats; block 1: dense wins in one, loses more in the
+    # other; block 2: graph-first wins summed over both
+    choice = per_block_choice(
+        dict(a=blocks((4, 1, 5), (2, 1, 2), (6, 9, 4)), b=blocks((4, 2, 5), (2, 5, 2), (6, 3, 7)))
+    )
+    assert choice['dense_blocks'] == [True, False, False]
+    assert choice['graph_first_blocks'] == [False, False, True]
+    assert choice['blocks_ms'] == dict(plain=24, dense=21, first=25, chosen=18)
+    assert choice['cfg_options'] == (
+        'model.backbone.dense_gcn=[True,False,False] model.backbone.graph_first=[False,False,True]'
+    )
+    # a report of before graph_first: plain or dense
+    old = per_block_choice(dict(a=dict(blocks=[dict(block_ms=4, block_dense_ms=1)])))
+    assert old['dense_blocks'] == [True] and old['graph_first_blocks'] == [False]

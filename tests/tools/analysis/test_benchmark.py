@@ -76,7 +76,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
             'cpu',
             '--variants',
             'baseline',
-            'cl+bal+compile+fuse+dense+cudnn',
+            'cl+bal+compile+fuse+dense+gf+cudnn',
             '--synthetic',
             '24',
             '--synthetic-dir',
@@ -107,12 +107,14 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     )
     report = json.loads((tmp_path / 'report.json').read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
-    fast = report['variants']['cl+bal+compile+fuse+dense+cudnn']
+    fast = report['variants']['cl+bal+compile+fuse+dense+gf+cudnn']
     assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
     assert fast['fuse_groups'] is True and report['variants']['baseline']['fuse_groups'] is False
     assert fast['cuda_graph_step'] is False
     assert fast['cudnn_benchmark'] is True
     assert fast['dense_gcn'] is True and report['variants']['baseline']['dense_gcn'] is False
+    assert fast['graph_first'] == 'widening'
+    assert report['variants']['baseline']['graph_first'] is False
     assert report['variants']['baseline']['cudnn_benchmark'] is False
     assert fast['model_step_seq_per_s'] > 0
     profile = fast['profile']
@@ -120,7 +122,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     assert 0 < len(profile['top']) <= 25
     assert {'name', 'calls_per_step', 'self_ms_per_step'} <= set(profile['top'][0])
     assert any('convolution' in e['name'] for e in profile['top'])
-    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+dense+cudnn'}
+    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+dense+gf+cudnn'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
 
 
@@ -134,10 +136,15 @@ def test_variant_options_turn_a_config_into_the_variant():
     ).stdout.split()
     assert 'optim_wrapper.enabled=True' in out and 'model.backbone.channels_last=True' in out
     assert 'model.backbone.fuse_groups=True' in out and 'model.backbone.dense_gcn=False' in out
+    assert 'model.backbone.graph_first=False' in out
     gs = subprocess.run(
         [sys.executable, tool, 'bf16+cl+bal+compile+gs'], capture_output=True, text=True, check=True
     ).stdout.split()
     assert 'model.cuda_graph_step=True' in gs and 'model.backbone.compile=True' in gs
+    gf = subprocess.run(
+        [sys.executable, tool, 'bf16+cl+bat+gf'], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 'model.backbone.graph_first=widening' in gf
     nested = subprocess.run([sys.executable, tool, 'cg+gs'], capture_output=True, text=True)
     assert nested.returncode != 0 and 'graphs cannot nest' in nested.stderr
     assert 'model.backbone.compile=reduce-overhead' in out
