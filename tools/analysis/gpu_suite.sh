@@ -7,11 +7,12 @@
 # one dense Kronecker-weight GEMM, fp32 and bf16, with the whole block for scale), graph (check_step_graph.py: cuda_graph_step against eager steps,
 # same losses and weights, and its speed), step (benchmark.py on the MS-AimCLR NTU-60
 # recipe: baseline and optimised variants, profiles; the uncompiled ones first, the
-# configs' default bf16+cl+bat+cg last (it compiles: about 2.5 min; 12 untimed warm-up
+# configs' default bf16+cl+bat+cg+gf last (it compiles: about 2.5 min; 12 untimed warm-up
 # steps, so that the 'batch' rule's four format pairs are each captured before timing
 # with gs); `env graph step` fits
 # one 10-minute call; dense_gcn under the whole-step graph, as the byte counts of README §
-# Speed make it the next lever; fuse_groups, which moves 30 % more bytes, via STEP_VARIANTS), supervised
+# Speed make it the next lever; graph_first='widening' (gf, the default) with and without;
+# fuse_groups, which moves 30 % more bytes, via STEP_VARIANTS), supervised
 # (bench_supervised.py), host (bench_host.py: the training loop with a null model step, what
 # the host alone allows in seq/s; about a minute), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
 # 40000 clips x kinect25 + smplx42, with the fastest variant of step, or EPOCH_VARIANT;
@@ -102,7 +103,7 @@ stage_step() {
     limited "${STEP_TIMEOUT:-}" $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
         --num-workers $WORKERS --iters $STEP_ITERS --warmup ${STEP_WARMUP:-12} --profile \
         --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs bf16+cl+bat+gs bf16+cl+bat+gs+dense bf16+cl+bat+gs+cudnn bf16+cl+bat+gs+dense+cudnn bf16+cl+bat+cg} \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs+gf bf16+cl+bat+gs bf16+cl+bat+gs+gf bf16+cl+bat+gs+dense bf16+cl+bat+gs+gf+cudnn bf16+cl+bat+gs+dense+cudnn bf16+cl+bat+cg+gf} \
         ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {
@@ -204,7 +205,7 @@ wait_data() {  # with BUDGET, no later than the stage's deadline
 stage_numerics() {  # same data, seed and format rule; eager fp32 NCHW vs bf16 channels-last
     local rc=0 v
     $PY tools/data/make_demo_data.py --out-dir data/demo || return 1
-    for v in bal bf16+cl+bal; do
+    for v in bal bf16+cl+bal+gf; do
         limited ${NUMERICS_TIMEOUT:-600} $PY tools/train.py configs/demo/msaimclr_demo.py \
             --work-dir $RUNS/numerics_$v --cfg-options randomness.seed=0 \
             $($PY tools/analysis/variant_options.py $v) || { rc=1; continue; }

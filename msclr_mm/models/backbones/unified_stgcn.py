@@ -465,7 +465,10 @@ class UnifiedSTGCN(BaseModule):
             and does fewer multiply-adds; a block of equal widths is the same work in
             another order. ``'widening'``: the blocks with ``C_in < C_out``; or one bool
             for every block, or one per block. Blocks that are ``dense_gcn`` stay dense.
-            Same parameters, same results up to rounding. Defaults to False.
+            Same parameters, same results up to rounding (checkpoints load either way).
+            Measured on a 2-core CPU: the MS-AimCLR step 1.27x to 1.35x faster, and 5.6 %
+            fewer bytes per step as inductor fuses it (README § Speed). Defaults to
+            ``'widening'``; ``False`` is the order of mmaction2's ``unit_gcn``.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None
             (PyTorch defaults, as mmaction2's ``STGCN``).
 
@@ -489,7 +492,7 @@ class UnifiedSTGCN(BaseModule):
         compile: Union[bool, str, Dict[str, Any]] = False,
         fuse_groups: bool = False,
         dense_gcn: bool | Sequence[bool] = False,
-        graph_first: bool | str | Sequence[bool] = False,
+        graph_first: bool | str | Sequence[bool] = 'widening',
         init_cfg: Union[Dict, List[Dict]] | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)

@@ -447,7 +447,7 @@ def test_block_graph_first_moves_a_narrower_intermediate():
 @pytest.mark.parametrize('fuse', [False, True])
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_graph_first_same_step_as_convolution_first(channels_last, fuse):
-    plain, _ = fused_pair(channels_last)
+    plain, _ = fused_pair(channels_last, graph_first=False)
     first = copy.deepcopy(plain)
     first.graph_first, first.fuse_groups = True, fuse
     assert first.graph_first is True and plain.graph_first is False
@@ -455,7 +455,8 @@ def test_graph_first_same_step_as_convolution_first(channels_last, fuse):
 
 
 def test_graph_first_widening_blocks_and_precedence_of_dense():
-    plain, _ = fused_pair(True)
+    plain, _ = fused_pair(True, graph_first=False)
+    assert plain.graph_first is False
     widening = copy.deepcopy(plain)
     widening.graph_first = 'widening'
     expected = tuple(
@@ -472,9 +473,10 @@ def test_graph_first_widening_blocks_and_precedence_of_dense():
         )
     assert_same_step(plain, widening, aimclr_groups())
     assert len(calls) == 4  # the last block only, once per group
-    built = make(graph_first='widening')
+    built = make()  # the default
     assert built.graph_first == tuple(b.gcn_conv.in_channels < b.out_channels for b in built.blocks)
-    assert list(built.state_dict()) == list(make().state_dict())
+    assert make(graph_first='widening').graph_first == built.graph_first
+    assert list(built.state_dict()) == list(make(graph_first=False).state_dict())
     with pytest.raises(ValueError, match=r"graph_first must be a bool or 'widening' or 10 bools"):
         make(graph_first='wide')
     with pytest.raises(ValueError, match=r'one per block'):
