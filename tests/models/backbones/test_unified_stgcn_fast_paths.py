@@ -311,28 +311,39 @@ def test_fused_trunk_compiles():
     assert copy.deepcopy(fused)._compiled_fused is None
 
 
-# ---------------------------------------------------------------- dense_gcn
-@pytest.mark.parametrize('channels_last', [False, True])
-def test_block_dense_graph_conv_equals_convolution_and_product(channels_last):
-    torch.manual_seed(0)
-    block = STGCNBlock(6, 8, 3).double()
-    x = torch.randn(4, 6, 7, 25, dtype=torch.double)
+# ------------------------------------- the graph convolution's other routes
+def assert_route_is_convolution_then_product(block, route, channels_last):
+    """``route(x, A, channels_last)`` equals the 1x1 convolution then the subset product.
+
+    Float64, ``(4, C_in, 7, 25)`` input: the output (shape and layout) and the gradients of
+    the input, the adjacency, the weight and the bias (if any).
+    """
+    x = torch.randn(4, block.gcn_conv.in_channels, 7, 25, dtype=torch.double)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_()
     A = torch.randn(3, 25, 25, dtype=torch.double, requires_grad=True)
     plain = block.graph_product(block.gcn_conv(x), A, channels_last)
-    dense = block.dense_graph_conv(x, A, channels_last)
-    assert dense.shape == (4, 8, 7, 25)
-    assert dense.is_contiguous(memory_format=torch.channels_last) == channels_last
-    assert rel(dense, plain) < 1e-12
+    got = route(x, A, channels_last)
+    assert got.shape == (4, block.out_channels, 7, 25)
+    assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert rel(got, plain) < 1e-12
     g = torch.randn_like(plain)
-    params = [x, A, block.gcn_conv.weight, block.gcn_conv.bias]
+    params = [x, A, block.gcn_conv.weight]
+    params += [block.gcn_conv.bias] if block.gcn_conv.bias is not None else []
     for a, b in zip(
         torch.autograd.grad((plain * g).sum(), params),
-        torch.autograd.grad((dense * g).sum(), params),
+        torch.autograd.grad((got * g).sum(), params),
     ):
         assert rel(b, a) < 1e-12
+
+
+# ---------------------------------------------------------------- dense_gcn
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_block_dense_graph_conv_equals_convolution_and_product(channels_last):
+    torch.manual_seed(0)
+    block = STGCNBlock(6, 8, 3).double()
+    assert_route_is_convolution_then_product(block, block.dense_graph_conv, channels_last)
 
 
 @pytest.mark.parametrize('fuse', [False, True])
@@ -394,23 +405,7 @@ def test_block_graph_first_equals_convolution_then_product(channels_last, bias):
     block = STGCNBlock(6, 10, 3).double()
     if not bias:
         block.gcn_conv.bias = None
-    x = torch.randn(4, 6, 7, 25, dtype=torch.double)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_()
-    A = torch.randn(3, 25, 25, dtype=torch.double, requires_grad=True)
-    plain = block.graph_product(block.gcn_conv(x), A, channels_last)
-    first = block.graph_first_conv(x, A, channels_last)
-    assert first.shape == (4, 10, 7, 25)
-    assert first.is_contiguous(memory_format=torch.channels_last) == channels_last
-    assert rel(first, plain) < 1e-12
-    g = torch.randn_like(plain)
-    params = [x, A, block.gcn_conv.weight] + ([block.gcn_conv.bias] if bias else [])
-    for a, b in zip(
-        torch.autograd.grad((plain * g).sum(), params),
-        torch.autograd.grad((first * g).sum(), params),
-    ):
-        assert rel(b, a) < 1e-12
+    assert_route_is_convolution_then_product(block, block.graph_first_conv, channels_last)
 
 
 def test_block_graph_first_moves_a_narrower_intermediate():
