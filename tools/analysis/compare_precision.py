@@ -370,15 +370,46 @@ def run_one(precision: str, seed: int, args: argparse.Namespace) -> Dict[str, An
     cmd = [py, osp.join(REPO, 'tools', 'test.py'), args.probe_config, probe_ckpt]
     cmd += ['--work-dir', test_dir, '--cfg-options', *popts]
     wall['test_s'] = stage(osp.join(test_dir, 'DONE'), cmd, osp.join(root, 'test.log'))
+    return read_run(root, args.pretrain_config, precision, seed, args.tail) | dict(wall=wall)
 
+
+def read_run(
+    root: str, pretrain_config: str, precision: str, seed: int, tail: int = 11
+) -> Dict[str, Any]:
+    """The report of one finished run, from its folder (nothing is run).
+
+    Args:
+        root (str): The run's folder, ``WORK_DIR/<precision>_s<seed>``, holding
+            ``pretrain/``, ``probe/`` and ``test/`` as :func:`run_one` leaves them.
+        pretrain_config (str): The pretraining config the run was started from (its dumped
+            copy is read for the settings the run really used).
+        precision (str): The run's precision label.
+        seed (int): The run's seed.
+        tail (int): Iterations averaged for ``loss_last_epoch``. Defaults to 11.
+
+    Returns:
+        dict: ``precision``, ``seed``, ``checkpoint``, ``rule``, ``optim_wrapper``,
+        ``channels_last``, ``iterations``, ``loss_first``, ``loss_last_epoch``,
+        ``knn_top1``, ``knn_nn1``, ``probe_top1`` (fractions) and ``curve``
+        (``{step: loss}``).
+
+    Raises:
+        FileNotFoundError: A stage of the run has not finished (no ``DONE`` marker).
+
+    """
+    pre_dir, test_dir = osp.join(root, 'pretrain'), osp.join(root, 'test')
+    for d in (pre_dir, osp.join(root, 'probe'), test_dir):
+        if not osp.exists(osp.join(d, 'DONE')):
+            raise FileNotFoundError(f'{d}: not finished (no DONE marker); run it first')
+    with open(osp.join(pre_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
     records = read_scalars(latest(osp.join(pre_dir, '*', 'vis_data', 'scalars.json')))
     curve = loss_curve(records)
     knn = last_metrics(records, 'knn/')
     probe = test_metrics(test_dir)
-    wrapper = dumped_config_value(pre_dir, args.pretrain_config, 'optim_wrapper') or {}
+    wrapper = dumped_config_value(pre_dir, pretrain_config, 'optim_wrapper') or {}
     pipeline = (
-        dumped_config_value(pre_dir, args.pretrain_config, 'train_dataloader.dataset.pipeline')
-        or []
+        dumped_config_value(pre_dir, pretrain_config, 'train_dataloader.dataset.pipeline') or []
     )
     return dict(
         precision=precision,
@@ -390,16 +421,13 @@ def run_one(precision: str, seed: int, args: argparse.Namespace) -> Dict[str, An
             enabled=wrapper.get('enabled', True),
             device_types=wrapper.get('device_types'),
         ),
-        channels_last=dumped_config_value(
-            pre_dir, args.pretrain_config, 'model.backbone.channels_last'
-        ),
+        channels_last=dumped_config_value(pre_dir, pretrain_config, 'model.backbone.channels_last'),
         iterations=len(curve),
         loss_first=next(iter(curve.values())) if curve else None,
-        loss_last_epoch=tail_mean(curve, args.tail) if curve else None,
+        loss_last_epoch=tail_mean(curve, tail) if curve else None,
         knn_top1=knn.get('knn/top1'),
         knn_nn1=knn.get('knn/nn1'),
         probe_top1=probe.get('acc/top1'),
-        wall=wall,
         curve=curve,
     )
 
