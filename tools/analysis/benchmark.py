@@ -329,6 +329,17 @@ def _bools(value):
     return bool(value) if isinstance(value, (bool, int)) else [bool(v) for v in value]
 
 
+def _block_switch(backbone_cfg, model, name):
+    """A per-block switch as the config sets it, else as the built backbone has it.
+
+    A config that leaves the switch out gets the backbone's default (``graph_first``'s is
+    ``'widening'``, not False); a backbone without the switch (mmaction2's) reports False.
+    """
+    if name in backbone_cfg:
+        return _bools(backbone_cfg[name])
+    return _bools(getattr(getattr(model, 'backbone', None), name, False))
+
+
 def measure(cfg, args, variant):
     """Measure (a) and (b) for one variant; return a dict of figures."""
     device = args.device
@@ -358,8 +369,8 @@ def measure(cfg, args, variant):
         channels_last=backbone.get('channels_last'),
         compile=compile_cfg if isinstance(compile_cfg, (bool, str)) else str(compile_cfg),
         fuse_groups=bool(backbone.get('fuse_groups', False)),
-        dense_gcn=_bools(backbone.get('dense_gcn', False)),
-        graph_first=_bools(backbone.get('graph_first', False)),
+        dense_gcn=_block_switch(backbone, model, 'dense_gcn'),
+        graph_first=_block_switch(backbone, model, 'graph_first'),
         cuda_graph_step=bool(cfg.model.get('cuda_graph_step', False)),
         cudnn_benchmark=torch.backends.cudnn.benchmark,
         batch_size=batch_size,

@@ -52,6 +52,10 @@ def test_benchmark_compare_on_cpu(tmp_path):
     assert report['baseline']['channels_last'] is False and report['baseline']['compile'] is False
     assert report['optimised']['optim_wrapper'] == 'AutocastOptimWrapper'
     assert report['optimised']['compile'] == 'reduce-overhead'  # CUDA only: eager on a CPU
+    # the config leaves graph_first out: the backbone's default, 'widening' (3 -> 8 -> 16:
+    # both blocks widen), is what ran and what is reported
+    assert report['optimised']['graph_first'] is True
+    assert report['baseline']['graph_first'] is False
     assert report['seq_per_s'] == report['optimised']['full_loop_seq_per_s']
     assert report['speedup'] > 0 and report['cpu_pipeline_ms_per_sample'] > 0
     assert report['ntu60_2formats_epoch_s'] == 80_000 / report['seq_per_s']
