@@ -28,7 +28,8 @@ ratios come from one process on one machine:
   (``cuda_graph_step=True``: the whole step as one CUDA graph; combine with ``compile``, not
   ``cg``), ``cudnn`` (``torch.backends.cudnn.benchmark``: ``env_cfg.cudnn_benchmark=True``),
   ``fp32``, ``nchw``, e.g. ``bf16+cl+bal+cg``; unnamed switches are off (the format rule is
-  then ``'random'``).
+  then ``'random'``). ``dense`` and ``gf`` also take one 0 or 1 per block,
+  ``dense=1111111110`` (every block of ten dense but the last), ``gf=0000000001``.
 
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train

@@ -11,7 +11,9 @@
 # steps, so that the 'batch' rule's four format pairs are each captured before timing
 # with gs); `env graph step` fits
 # one 10-minute call; dense_gcn under the whole-step graph, as the byte counts of README §
-# Speed make it the next lever; graph_first='widening' (gf, the default) with and without;
+# Speed make it the next lever, in every block and in every block but the last (dense=BITS,
+# the last graph-first: the fewest bytes counted); graph_first='widening' (gf, the default)
+# with and without;
 # fuse_groups, which moves 30 % more bytes, via STEP_VARIANTS), supervised
 # (bench_supervised.py), host (bench_host.py: the training loop with a null model step, what
 # the host alone allows in seq/s; about a minute), epoch (one tools/train.py epoch over NTU-60-sized synthetic data,
@@ -103,7 +105,7 @@ stage_step() {
     limited "${STEP_TIMEOUT:-}" $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
         --num-workers $WORKERS --iters $STEP_ITERS --warmup ${STEP_WARMUP:-12} --profile \
         --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs+gf bf16+cl+bat+gs bf16+cl+bat+gs+gf bf16+cl+bat+gs+dense bf16+cl+bat+gs+gf+cudnn bf16+cl+bat+gs+dense+cudnn bf16+cl+bat+cg+gf} \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs+gf bf16+cl+bat+gs bf16+cl+bat+gs+gf bf16+cl+bat+gs+dense bf16+cl+bat+gs+gf+cudnn bf16+cl+bat+gs+dense=1111111110+gf bf16+cl+bat+cg+gf} \
         ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {

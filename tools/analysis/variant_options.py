@@ -2,6 +2,7 @@
 
 Example:
     python tools/analysis/variant_options.py bf16+cl+bal+cg
+    python tools/analysis/variant_options.py bf16+cl+bat+gs+dense=1111111110+gf
     python tools/analysis/variant_options.py --best work_dirs/gpu_suite/step.json
 """
 
@@ -23,20 +24,44 @@ SWITCHES = (
     'gs',
     'cudnn',
 )
+# switches that also take one 0/1 per block, e.g. 'dense=1111111110'
+PER_BLOCK = {'dense': 'dense_gcn', 'gf': 'graph_first'}
+
+
+def _parse(variant):
+    """The switch names of ``variant`` and the per-block bits some of them carry."""
+    names, bits = [], {}
+    for token in [] if variant == 'baseline' else variant.split('+'):
+        name, sep, value = token.partition('=')
+        if sep:
+            if name not in PER_BLOCK or not value or set(value) - {'0', '1'}:
+                raise ValueError(
+                    f'variant {variant!r}: {token!r}: only {sorted(PER_BLOCK)} take per-block '
+                    "bits, one 0 or 1 per block, e.g. 'dense=1111111110'"
+                )
+            bits[name] = [b == '1' for b in value]
+        names.append(name)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f'variant {variant!r}: {repeated} named more than once')
+    return set(names), bits
 
 
 def variant_settings(variant):
     """What a benchmark variant sets: the one definition ``benchmark.py`` and this tool share.
 
     Args:
-        variant (str): ``'baseline'`` (everything off) or ``+``-joined :data:`SWITCHES`.
+        variant (str): ``'baseline'`` (everything off) or ``+``-joined :data:`SWITCHES`;
+            ``dense`` and ``gf`` also as ``dense=BITS`` / ``gf=BITS``, one ``0`` or ``1``
+            per block (``'dense=1111111110'``: every block of ten dense but the last).
 
     Returns:
         dict: ``bf16`` (bool), ``channels_last`` (bool), ``compile`` (False, True or
         ``'reduce-overhead'``), ``fuse_groups`` (bool: one trunk pass for the groups of an
-        encoder), ``dense_gcn`` (bool: each block's graph convolution as one dense GEMM),
-        ``graph_first`` (``'widening'`` or False: the widening blocks' graph convolution
-        with the adjacency product first), ``graph_step`` (bool: the whole step as one CUDA
+        encoder), ``dense_gcn`` (bool, or a list of one bool per block: each block's graph
+        convolution as one dense GEMM), ``graph_first`` (``'widening'``, False or a list
+        of one bool per block: the widening blocks' graph convolution with the adjacency
+        product first), ``graph_step`` (bool: the whole step as one CUDA
         graph, with the trunk compiled without CUDA graphs of its own), ``cudnn_benchmark``
         (bool: ``torch.backends.cudnn.benchmark``, cuDNN timing its convolution algorithms
         for each new shape instead of choosing them by heuristics;
@@ -44,7 +69,7 @@ def variant_settings(variant):
         rule: ``'balanced'`` with ``bal``, ``'batch'`` with ``bat``, else ``'random'``).
 
     """
-    switches = set() if variant == 'baseline' else set(variant.split('+'))
+    switches, bits = _parse(variant)
     unknown = switches - set(SWITCHES)
     if unknown:
         raise ValueError(f'variant {variant!r}: unknown switches {sorted(unknown)}; use {SWITCHES}')
@@ -60,17 +85,24 @@ def variant_settings(variant):
         channels_last='cl' in switches,
         compile='reduce-overhead' if 'cg' in switches else 'compile' in switches,
         fuse_groups='fuse' in switches,
-        dense_gcn='dense' in switches,
-        graph_first='widening' if 'gf' in switches else False,
+        dense_gcn=bits.get('dense', 'dense' in switches),
+        graph_first=bits.get('gf', 'widening' if 'gf' in switches else False),
         graph_step='gs' in switches,
         cudnn_benchmark='cudnn' in switches,
         rule='balanced' if 'bal' in switches else 'batch' if 'bat' in switches else 'random',
     )
 
 
+def _option(value):
+    """A setting as ``--cfg-options`` reads it: a list without spaces (one shell word)."""
+    if isinstance(value, list):
+        return '[' + ','.join(str(v) for v in value) + ']'
+    return value
+
+
 def variant_options(variant):
     """``--cfg-options`` strings that turn a config into ``variant`` (for ``tools/train.py``)."""
-    settings = variant_settings(variant)
+    settings = {k: _option(v) for k, v in variant_settings(variant).items()}
     return [
         # AutocastOptimWrapper(enabled=False) is a plain OptimWrapper and, unlike a bare
         # type=OptimWrapper, accepts the dtype key the pretraining schedules set
@@ -99,7 +131,10 @@ def main():
             runs = json.load(f)['variants']
         key = 'full_loop_seq_per_s'
         variant = max(runs, key=lambda v: runs[v].get(key, runs[v]['model_step_seq_per_s']))
-    print(' '.join(variant_options(variant)))
+    try:
+        print(' '.join(variant_options(variant)))
+    except ValueError as e:
+        parser.error(str(e))
 
 
 if __name__ == '__main__':

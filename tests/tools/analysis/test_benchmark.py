@@ -2,6 +2,7 @@
 
 import json
 import os.path as osp
+import re
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
             'cpu',
             '--variants',
             'baseline',
-            'cl+bal+compile+fuse+dense+gf+cudnn',
+            'cl+bal+compile+fuse+dense=10+gf+cudnn',
             '--synthetic',
             '24',
             '--synthetic-dir',
@@ -111,12 +112,15 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     )
     report = json.loads((tmp_path / 'report.json').read_text())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
-    fast = report['variants']['cl+bal+compile+fuse+dense+gf+cudnn']
+    fast = report['variants']['cl+bal+compile+fuse+dense=10+gf+cudnn']
     assert fast['channels_last'] is True and fast['compile'] == "{'backend': 'eager'}"
     assert fast['fuse_groups'] is True and report['variants']['baseline']['fuse_groups'] is False
     assert fast['cuda_graph_step'] is False
     assert fast['cudnn_benchmark'] is True
-    assert fast['dense_gcn'] is True and report['variants']['baseline']['dense_gcn'] is False
+    # per-block bits: the first block dense, the second (widening) graph-first
+    assert (
+        fast['dense_gcn'] == [True, False] and report['variants']['baseline']['dense_gcn'] is False
+    )
     assert fast['graph_first'] == 'widening'
     assert report['variants']['baseline']['graph_first'] is False
     assert report['variants']['baseline']['cudnn_benchmark'] is False
@@ -126,7 +130,7 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     assert 0 < len(profile['top']) <= 25
     assert {'name', 'calls_per_step', 'self_ms_per_step'} <= set(profile['top'][0])
     assert any('convolution' in e['name'] for e in profile['top'])
-    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+dense+gf+cudnn'}
+    assert set(report['speedup_over_baseline']) == {'cl+bal+compile+fuse+dense=10+gf+cudnn'}
     assert (tmp_path / 'synthetic' / '24clips' / 'kinect25.pkl').exists()
 
 
@@ -169,6 +173,33 @@ def test_variant_options_turn_a_config_into_the_variant():
         [sys.executable, tool, 'bf16+cudnn'], capture_output=True, text=True, check=True
     ).stdout.split()
     assert 'env_cfg.cudnn_benchmark=True' in cudnn
+
+
+def test_variant_settings_per_block_bits():
+    import sys
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    from variant_options import variant_options, variant_settings
+
+    settings = variant_settings('bf16+cl+bat+gs+dense=1111111110+gf')
+    assert settings['dense_gcn'] == [True] * 9 + [False]
+    assert settings['graph_first'] == 'widening' and settings['graph_step'] is True
+    assert variant_settings('gf=0011')['graph_first'] == [False, False, True, True]
+    assert variant_settings('gf=0011')['dense_gcn'] is False
+    # one shell word each, as gpu_suite.sh passes $(variant_options.py ...) unquoted
+    options = variant_options('dense=110+gf=001')
+    assert 'model.backbone.dense_gcn=[True,True,False]' in options
+    assert 'model.backbone.graph_first=[False,False,True]' in options
+    for bad, message in (
+        ('cl=01', "only ['dense', 'gf'] take per-block bits"),
+        ('dense=', 'one 0 or 1 per block'),
+        ('dense=012', 'one 0 or 1 per block'),
+        ('dense+dense=01', 'named more than once'),
+        ('gf=01+gf=10', 'named more than once'),
+        ('bf16+turbo', 'unknown switches'),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            variant_settings(bad)
 
 
 def test_kernel_categories():

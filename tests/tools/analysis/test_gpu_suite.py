@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from ...conftest import REPO_ROOT
-from . import tiny_trunk_options
+from . import NTU60_RECIPE, tiny_trunk_options
 
 SUITE = os.path.join(REPO_ROOT, 'tools', 'analysis', 'gpu_suite.sh')
 
@@ -127,3 +127,34 @@ def test_a_stage_without_time_left_is_skipped(tmp_path):
     assert proc.returncode != 0 and last.endswith('failed: env host'), proc.stdout
     assert proc.stdout.count('SKIPPED: no time left in BUDGET=0') == 2
     assert not (tmp_path / 'out' / 'host.json').exists()
+
+
+def test_the_default_variants_build_the_recipes_backbone():
+    """The suite's own variant lists (the CPU runs above use tiny ones) fit the recipe.
+
+    A misspelt switch or per-block bits of the wrong length would otherwise fail only on
+    the GPU, after the stages before it had spent their minutes.
+    """
+    import re
+    import sys
+
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import msclr_mm  # noqa: F401
+
+    sys.path.insert(0, os.path.join(REPO_ROOT, 'tools', 'analysis'))
+    from benchmark import variant_config
+
+    script = open(SUITE).read()
+    variants = re.search(r'STEP_VARIANTS:-([^}]*)\}', script).group(1).split()
+    variants += re.search(r'for v in ([^;]*); do\n\s*limited \$\{NUMERICS', script).group(1).split()
+    assert len(variants) >= 8 and 'bf16+cl+bat+gs+dense=1111111110+gf' in variants
+    init_default_scope('mmaction')
+    cfg = Config.fromfile(NTU60_RECIPE)
+    for variant in variants:
+        backbone_cfg = variant_config(cfg, variant).model.backbone
+        backbone = MODELS.build(backbone_cfg.to_dict())  # per-block bits: one per block
+        dense = backbone_cfg['dense_gcn']
+        assert backbone.dense_gcn == (tuple(dense) if isinstance(dense, list) else dense)
