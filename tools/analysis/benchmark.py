@@ -31,6 +31,9 @@ ratios come from one process on one machine:
   then ``'random'``). ``dense`` and ``gf`` also take one 0 or 1 per block,
   ``dense=1111111110`` (every block of ten dense but the last), ``gf=0000000001``.
 
+With ``gs`` on a GPU the warm-up lasts until every batch signature replays (see
+:func:`time_steps`; ``step_graph`` in the report says whether any timed step did not).
+
 ``--baseline`` is ``--variants baseline``; ``--compare`` is ``--variants baseline config``.
 ``--synthetic N`` writes (once) and uses N synthetic clips in every format of the train
 set (``tools/analysis/synthetic_skeletons.py``), e.g. 40000 for an NTU-60-x-sub-sized
@@ -231,17 +234,47 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_steps(step, batches, device, iters, warmup):
-    """Run ``step(batch)`` ``warmup + iters`` times; return seconds per timed step."""
+def _graph_events(graph):
+    """Eager steps and captures a :class:`StepGraph` has made so far (replays aside)."""
+    return graph.eager_steps + graph.captures
+
+
+def time_steps(step, batches, device, iters, warmup, graph=None, counts=None):
+    """Run ``step(batch)`` ``warmup + iters`` times; return seconds per timed step.
+
+    With ``graph`` (the model's :class:`~msclr_mm.models.algorithms.StepGraph`), the
+    warm-up goes on past ``warmup`` steps until ``warmup`` steps in a row were replays
+    (no eager step, no capture), at most ``10 * warmup`` more: every batch signature the
+    data bring (the ``'batch'`` rule's ``F * F`` format pairs, drawn at random) is then
+    captured before the timing, which a fixed warm-up of 12 steps gets for four pairs only
+    about one time in eight. ``counts`` (a dict), if given, receives ``warmup_steps`` (all
+    untimed steps) and, with ``graph``, the timed steps' ``timed_eager_steps`` and
+    ``timed_captures`` (0 and 0 when every timed step was a replay).
+    """
     it = iter(batches)
     for _ in range(warmup):
         step(next(it))
+    done = warmup
+    if graph is not None:
+        calm = 0
+        while calm < warmup and done < 11 * warmup:
+            before = _graph_events(graph)
+            step(next(it))
+            done += 1
+            calm = calm + 1 if _graph_events(graph) == before else 0
+        eager, captures = graph.eager_steps, graph.captures
     _sync(device)
     start = time.perf_counter()
     for _ in range(iters):
         step(next(it))
     _sync(device)
-    return (time.perf_counter() - start) / iters
+    seconds = (time.perf_counter() - start) / iters
+    if counts is not None:
+        counts['warmup_steps'] = done
+        if graph is not None:
+            counts['timed_eager_steps'] = graph.eager_steps - eager
+            counts['timed_captures'] = graph.captures - captures
+    return seconds
 
 
 def _cycle(loader):
@@ -361,7 +394,12 @@ def measure(cfg, args, variant):
     step(resident)  # the first step compiles, when compile is on
     _sync(device)
     first_step_s = time.perf_counter() - start
-    step_s = time_steps(step, _repeat(resident), device, args.iters, args.warmup)
+    # the whole-step graph on a GPU: warm up until every batch signature replays
+    graph = getattr(model, 'step_graph', None) if device == 'cuda' else None
+    step_counts, loop_counts = {}, {}
+    step_s = time_steps(
+        step, _repeat(resident), device, args.iters, args.warmup, graph, step_counts
+    )
     backbone = cfg.model.backbone
     compile_cfg = backbone.get('compile', False)
     result = dict(
@@ -380,8 +418,16 @@ def measure(cfg, args, variant):
         model_step_ms=step_s * 1e3,
     )
     if not args.skip_loop:
-        loop_s = time_steps(step, _cycle(dataloader), device, args.iters, args.warmup)
+        loop_s = time_steps(
+            step, _cycle(dataloader), device, args.iters, args.warmup, graph, loop_counts
+        )
         result.update(full_loop_seq_per_s=batch_size / loop_s, full_loop_ms=loop_s * 1e3)
+    if graph is not None:  # did every timed step replay a captured graph?
+        result['step_graph'] = dict(
+            captures=graph.captures,
+            model_step=step_counts,
+            full_loop=loop_counts,
+        )
     if device == 'cuda':
         result['peak_gpu_mem_gib'] = torch.cuda.max_memory_allocated() / 2**30
     if args.profile:

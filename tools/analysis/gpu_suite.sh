@@ -6,10 +6,12 @@
 # Stages: env (versions), gcn (bench_gcn.py: the graph convolution as the trunk runs it vs
 # one dense Kronecker-weight GEMM, fp32 and bf16, with the whole block for scale), graph (check_step_graph.py: cuda_graph_step against eager steps,
 # same losses and weights, and its speed), step (benchmark.py on the MS-AimCLR NTU-60
-# recipe: baseline and optimised variants, profiles; the uncompiled ones first, the
-# configs' default bf16+cl+bat+cg+gf last (it compiles: about 2.5 min; 12 untimed warm-up
-# steps, so that the 'batch' rule's four format pairs are each captured before timing
-# with gs); `env graph step` fits
+# recipe: baseline and optimised variants, profiles; the uncompiled ones first, then the
+# two that compile (about 2.5 min each, so with BUDGET=560 the last is likely stopped): the
+# whole-step graph around inductor's fused trunk (gs+compile, the candidate default) and
+# the configs' default bf16+cl+bat+cg+gf (trunk-only CUDA graphs); with gs, benchmark.py
+# warms up until every format pair of the 'batch' rule replays, and reports under
+# step_graph whether a timed step was eager or a capture); `env graph step` fits
 # one 10-minute call; dense_gcn under the whole-step graph, as the byte counts of README §
 # Speed make it the next lever, in every block and in every block but the last (dense=BITS,
 # the last graph-first: the fewest bytes counted); graph_first='widening' (gf, the default)
@@ -105,7 +107,7 @@ stage_step() {
     limited "${STEP_TIMEOUT:-}" $PY tools/analysis/benchmark.py $CFG --device $DEVICE --synthetic $STEP_CLIPS --synthetic-dir $SYN \
         --num-workers $WORKERS --iters $STEP_ITERS --warmup ${STEP_WARMUP:-12} --profile \
         --json-out "$OUT/step.json" \
-        --variants ${STEP_VARIANTS:-baseline bf16+cl+bal+gs+gf bf16+cl+bat+gs bf16+cl+bat+gs+gf bf16+cl+bat+gs+dense bf16+cl+bat+gs+gf+cudnn bf16+cl+bat+gs+dense=1111111110+gf bf16+cl+bat+cg+gf} \
+        --variants ${STEP_VARIANTS:-baseline bf16+cl+bat+gs+gf bf16+cl+bat+gs bf16+cl+bal+gs+gf bf16+cl+bat+gs+dense=1111111110+gf bf16+cl+bat+gs+dense bf16+cl+bat+gs+gf+cudnn bf16+cl+bat+gs+compile+gf bf16+cl+bat+cg+gf} \
         ${CFG_OPTS[@]:+--cfg-options "${CFG_OPTS[@]}"}
 }
 stage_gcn() {

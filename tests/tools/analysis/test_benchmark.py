@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ...conftest import REPO_ROOT, run_python
+from ...models.algorithms.test_step_graph import fake_cuda  # noqa: F401  (a fixture)
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'msaimclr_demo.py')
@@ -200,6 +201,64 @@ def test_variant_settings_per_block_bits():
     ):
         with pytest.raises(ValueError, match=re.escape(message)):
             variant_settings(bad)
+
+
+def test_warm_up_lasts_until_every_batch_shape_replays(fake_cuda):  # noqa: F811
+    """With the whole-step graph, no timed step is an eager warm-up step or a capture.
+
+    Four batch shapes (the 'batch' rule's format pairs) drawn so that one has been seen
+    once only after the fixed warm-up of 12 steps.
+    """
+    import itertools
+    import sys
+
+    import torch
+
+    from msclr_mm.models.algorithms import StepGraph
+
+    from ...models.algorithms.test_step_graph import Step, batch
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    from benchmark import time_steps
+
+    def run(graph_for_timing, iters=8):
+        graph, fake_step = StepGraph(warmup=2), Step(fake_cuda)
+        first = [4, 4, 4, 5, 6, 5, 6, 5, 6, 7, 4, 4]
+        sizes = itertools.chain(first, itertools.cycle([5, 6, 4, 7]))
+        events = []  # per step: 1 if it was an eager step or a capture, 0 for a replay
+
+        def step(b):
+            before = graph.eager_steps + graph.captures
+            graph.step(b, fake_step, torch.device('cpu'))
+            events.append(graph.eager_steps + graph.captures - before)
+
+        counts = {}
+        timing = graph if graph_for_timing else None
+        time_steps(step, (batch(1, n) for n in sizes), 'cpu', iters, 12, timing, counts)
+        assert len(events) == counts['warmup_steps'] + iters
+        return graph, counts, events[counts['warmup_steps'] :]
+
+    graph, counts, timed = run(True)
+    # shape 7: eager at steps 10 and 16, captured at 20; 12 replays in a row after that
+    assert counts == dict(warmup_steps=32, timed_eager_steps=0, timed_captures=0)
+    assert graph.captures == 4 and graph.eager_steps == 8 and timed == [0] * 8
+    # a fixed warm-up times shape 7's second eager step (step 16) and its capture (20)
+    graph, counts, timed = run(False)
+    assert counts == dict(warmup_steps=12) and timed == [0, 0, 0, 1, 0, 0, 0, 1]
+
+    # a signature that never settles (a new shape every step): 10 x warmup more at most
+    graph, fake_step = StepGraph(warmup=2), Step(fake_cuda)
+    counts = {}
+    time_steps(
+        lambda b: graph.step(b, fake_step, torch.device('cpu')),
+        (batch(1, n) for n in itertools.count(1)),
+        'cpu',
+        5,
+        3,
+        graph,
+        counts,
+    )
+    assert counts == dict(warmup_steps=33, timed_eager_steps=5, timed_captures=0)
 
 
 def test_kernel_categories():
