@@ -249,7 +249,8 @@ def time_steps(step, batches, device, iters, warmup, graph=None, counts=None):
     captured before the timing, which a fixed warm-up of 12 steps gets for four pairs only
     about one time in eight. ``counts`` (a dict), if given, receives ``warmup_steps`` (all
     untimed steps) and, with ``graph``, the timed steps' ``timed_eager_steps`` and
-    ``timed_captures`` (0 and 0 when every timed step was a replay).
+    ``timed_captures`` (0 and 0 when every timed step was a replay), and ``last`` (what
+    the last step returned).
     """
     it = iter(batches)
     for _ in range(warmup):
@@ -265,16 +266,23 @@ def time_steps(step, batches, device, iters, warmup, graph=None, counts=None):
         eager, captures = graph.eager_steps, graph.captures
     _sync(device)
     start = time.perf_counter()
+    out = None
     for _ in range(iters):
-        step(next(it))
+        out = step(next(it))
     _sync(device)
     seconds = (time.perf_counter() - start) / iters
     if counts is not None:
         counts['warmup_steps'] = done
+        counts['last'] = out
         if graph is not None:
             counts['timed_eager_steps'] = graph.eager_steps - eager
             counts['timed_captures'] = graph.captures - captures
     return seconds
+
+
+def _loss(log_vars):
+    """The total loss of a ``train_step``'s logged values, as a float (reads the device)."""
+    return float(log_vars['loss']) if log_vars and 'loss' in log_vars else None
 
 
 def _cycle(loader):
@@ -380,6 +388,7 @@ def measure(cfg, args, variant):
     cfg = variant_config(cfg, variant, args.compile_backend)
     # as mmengine's Runner.setup_env does for env_cfg.cudnn_benchmark
     torch.backends.cudnn.benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
+    torch.manual_seed(0)  # the same initial weights (and device draws) in every variant
     model, optim_wrapper, dataloader = build(cfg, device, args.batch_size, args.num_workers)
 
     def step(batch):
@@ -391,7 +400,7 @@ def measure(cfg, args, variant):
         torch.cuda.reset_peak_memory_stats()
     resident = model.data_preprocessor.cast_data(first)
     start = time.perf_counter()
-    step(resident)  # the first step compiles, when compile is on
+    first_loss = _loss(step(resident))  # the first step compiles, when compile is on
     _sync(device)
     first_step_s = time.perf_counter() - start
     # the whole-step graph on a GPU: warm up until every batch signature replays
@@ -416,12 +425,19 @@ def measure(cfg, args, variant):
         first_step_s=first_step_s,
         model_step_seq_per_s=batch_size / step_s,
         model_step_ms=step_s * 1e3,
+        # the loss of the first and the last step on that one batch, from the same initial
+        # weights in every variant: variants of one format rule start alike and should end
+        # alike; a step that does not train (a graph replaying stale weights) stands out
+        model_step_loss_first=first_loss,
+        model_step_loss_last=_loss(step_counts.pop('last')),
+        model_step_steps=1 + step_counts['warmup_steps'] + args.iters,
     )
     if not args.skip_loop:
         loop_s = time_steps(
             step, _cycle(dataloader), device, args.iters, args.warmup, graph, loop_counts
         )
         result.update(full_loop_seq_per_s=batch_size / loop_s, full_loop_ms=loop_s * 1e3)
+        loop_counts.pop('last')
     if graph is not None:  # did every timed step replay a captured graph?
         result['step_graph'] = dict(
             captures=graph.captures,

@@ -1,6 +1,7 @@
 """tools/analysis/benchmark.py runs on the CPU and reports what issue 8 asks for."""
 
 import json
+import math
 import os.path as osp
 import re
 
@@ -126,6 +127,11 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
     assert report['variants']['baseline']['graph_first'] is False
     assert report['variants']['baseline']['cudnn_benchmark'] is False
     assert fast['model_step_seq_per_s'] > 0
+    # the loss of the first and last step on the model step's one batch: it trained
+    for figures in report['variants'].values():
+        first, last = figures['model_step_loss_first'], figures['model_step_loss_last']
+        assert math.isfinite(first) and math.isfinite(last) and first != last
+        assert figures['model_step_steps'] == 2  # the first step, no warm-up, one timed
     profile = fast['profile']
     assert profile['steps'] == 5 and profile['wall_ms_per_step'] > 0
     assert 0 < len(profile['top']) <= 25
@@ -229,13 +235,15 @@ def test_warm_up_lasts_until_every_batch_shape_replays(fake_cuda):  # noqa: F811
 
         def step(b):
             before = graph.eager_steps + graph.captures
-            graph.step(b, fake_step, torch.device('cpu'))
+            out = graph.step(b, fake_step, torch.device('cpu'))
             events.append(graph.eager_steps + graph.captures - before)
+            return out
 
         counts = {}
         timing = graph if graph_for_timing else None
         time_steps(step, (batch(1, n) for n in sizes), 'cpu', iters, 12, timing, counts)
         assert len(events) == counts['warmup_steps'] + iters
+        assert set(counts.pop('last')) == {'loss', 'mean'}  # the last step's log_vars
         return graph, counts, events[counts['warmup_steps'] :]
 
     graph, counts, timed = run(True)
@@ -258,6 +266,7 @@ def test_warm_up_lasts_until_every_batch_shape_replays(fake_cuda):  # noqa: F811
         graph,
         counts,
     )
+    assert counts.pop('last') is not None
     assert counts == dict(warmup_steps=33, timed_eager_steps=5, timed_captures=0)
 
 
