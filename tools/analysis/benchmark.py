@@ -448,7 +448,11 @@ def measure(cfg, args, variant):
         result['peak_gpu_mem_gib'] = torch.cuda.max_memory_allocated() / 2**30
     if args.profile:
         print(f'--- profile of {variant} ---')
-        result['profile'] = profile_steps(step, resident, device)
+        try:  # the timed figures above stand even if the profiler fails (graph replays)
+            result['profile'] = profile_steps(step, resident, device)
+        except Exception as e:  # noqa: BLE001
+            result['profile_error'] = f'{type(e).__name__}: {e}'
+            print(f'profile of {variant} failed: {result["profile_error"]}')
     return result
 
 
