@@ -195,10 +195,78 @@ def write_json(report, path):
     os.replace(tmp, path)
 
 
+def _fmt(value, digits=0):
+    """A figure for the table: thousands separated, ``-`` when absent."""
+    if value is None:
+        return '-'
+    return f'{value:,.{digits}f}'
+
+
+def format_table(report):
+    """A Markdown table of a report's variants (what the README's speed tables show).
+
+    Columns: model step and full loop in seq/s, the full loop (else the model step) over
+    the baseline's, peak GPU memory, the first step's seconds (compilation), the first and
+    last model-step losses, the whole-step graph's timed eager steps / captures (``-``
+    without it), and the profiled GPU ms per step with its largest category. Failed and
+    stopped variants follow as lines of their own.
+
+    Args:
+        report (dict): ``benchmark.py``'s report (``--json-out``).
+
+    Returns:
+        str: The table, one row per measured variant, ending with a newline.
+    """
+    results = report.get('variants', {})
+    base = results.get('baseline', {})
+    key = 'full_loop_seq_per_s' if 'full_loop_seq_per_s' in base else 'model_step_seq_per_s'
+    lines = [
+        '| variant | model step seq/s | full loop seq/s | x baseline | peak GPU GiB '
+        '| first step s | loss first / last | timed eager / captures | GPU ms/step (largest) |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |',
+    ]
+    for name, r in results.items():
+        ratio = r.get(key) / base[key] if base.get(key) and r.get(key) else None
+        graph = r.get('step_graph')
+        timed = '-'
+        if graph:
+            loop = graph.get('full_loop') or graph.get('model_step') or {}
+            timed = f'{loop.get("timed_eager_steps", "-")} / {loop.get("timed_captures", "-")}'
+        profile = r.get('profile') or {}
+        device_ms = profile.get('device_ms_per_step')
+        categories = profile.get('device_ms_by_category') or {}
+        largest = next(iter(categories.items()), None)
+        gpu = '-'
+        if device_ms is not None:
+            gpu = f'{device_ms:.1f}' + (f' ({largest[0]} {largest[1]:.1f})' if largest else '')
+        elif 'profile_error' in r:
+            gpu = 'profile failed'
+        loss = (
+            f'{_fmt(r.get("model_step_loss_first"), 3)} / {_fmt(r.get("model_step_loss_last"), 3)}'
+        )
+        row = [
+            f'`{name}`',
+            _fmt(r.get('model_step_seq_per_s')),
+            _fmt(r.get('full_loop_seq_per_s')),
+            _fmt(ratio, 2),
+            _fmt(r.get('peak_gpu_mem_gib'), 2),
+            _fmt(r.get('first_step_s'), 1),
+            loss,
+            timed,
+            gpu,
+        ]
+        lines.append('| ' + ' | '.join(row) + ' |')
+    for name, why in report.get('failed', {}).items():
+        lines.append(f'\n`{name}`: {why}')
+    return '\n'.join(lines) + '\n'
+
+
 def emit_report(report, json_out=None):
-    """Write ``report`` to ``json_out`` (if given) and print it as the last output line."""
+    """Write ``report`` to ``json_out`` (if given); print its table, then it as the last line."""
     if json_out:
         write_json(report, json_out)
+    if report.get('variants'):
+        print(format_table(report))
     print(json.dumps(report))
 
 
