@@ -14,6 +14,23 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'msaimclr_demo.py')
 
 
+def tiny_args(batch_size=4, pipeline_samples=8):
+    """``benchmark.py`` options of the CPU tests: one timed step, no warm-up, no workers."""
+    return [
+        *('--device', 'cpu', '--iters', '1', '--warmup', '0', '--num-workers', '0'),
+        *('--batch-size', str(batch_size), '--pipeline-samples', str(pipeline_samples)),
+    ]
+
+
+def tiny_trunk(queue_len):
+    """``--cfg-options`` values of a two-block (8, 16 channels) encoder."""
+    return [
+        'model.backbone.channels=[8,16]',
+        f'model.queue_len={queue_len}',
+        'model.neck.in_channels=16',
+    ]
+
+
 def test_benchmark_compare_on_cpu(tmp_path):
     run_python(
         [osp.join(REPO_ROOT, 'tools', 'data', 'make_demo_data.py'), '--out-dir', 'data/demo'],
@@ -23,23 +40,10 @@ def test_benchmark_compare_on_cpu(tmp_path):
         [
             TOOL,
             CONFIG,
-            '--device',
-            'cpu',
             '--compare',
-            '--iters',
-            '1',
-            '--warmup',
-            '0',
-            '--batch-size',
-            '4',
-            '--num-workers',
-            '0',
-            '--pipeline-samples',
-            '8',
+            *tiny_args(),
             '--cfg-options',
-            'model.backbone.channels=[8,16]',
-            'model.queue_len=64',
-            'model.neck.in_channels=16',
+            *tiny_trunk(64),
             'train_dataloader.dataset.pipeline.1.clip_len=12',
         ],
         cwd=tmp_path,
@@ -79,35 +83,16 @@ def test_benchmark_variants_on_synthetic_data(tmp_path):
         [
             TOOL,
             CONFIG,
-            '--device',
-            'cpu',
             '--variants',
             'baseline',
             'cl+bal+compile+fuse+dense=10+gf+cudnn',
-            '--synthetic',
-            '24',
-            '--synthetic-dir',
-            str(tmp_path / 'synthetic'),
-            '--iters',
-            '1',
-            '--warmup',
-            '0',
-            '--batch-size',
-            '6',
-            '--num-workers',
-            '0',
+            *('--synthetic', '24', '--synthetic-dir', str(tmp_path / 'synthetic')),
+            *tiny_args(batch_size=6, pipeline_samples=4),
             '--skip-loop',
             '--profile',
-            '--pipeline-samples',
-            '4',
-            '--json-out',
-            str(tmp_path / 'report.json'),
-            '--compile-backend',
-            'eager',
+            *('--json-out', str(tmp_path / 'report.json'), '--compile-backend', 'eager'),
             '--cfg-options',
-            'model.backbone.channels=[8,16]',
-            'model.queue_len=48',
-            'model.neck.in_channels=16',
+            *tiny_trunk(48),
         ],
         cwd=tmp_path,
         env={'OMP_NUM_THREADS': '1'},
@@ -392,32 +377,12 @@ def test_a_failing_profiler_keeps_the_variants_figures(tmp_path, monkeypatch):
     benchmark.main(
         [
             CONFIG,
-            '--device',
-            'cpu',
-            '--variants',
-            'bal',
-            '--synthetic',
-            '12',
-            '--synthetic-dir',
-            str(tmp_path / 'synthetic'),
-            '--iters',
-            '1',
-            '--warmup',
-            '0',
-            '--batch-size',
-            '4',
-            '--num-workers',
-            '0',
-            '--skip-loop',
-            '--profile',
-            '--pipeline-samples',
-            '2',
-            '--json-out',
-            str(tmp_path / 'r.json'),
+            *('--variants', 'bal', '--skip-loop', '--profile'),
+            *('--synthetic', '12', '--synthetic-dir', str(tmp_path / 'synthetic')),
+            *tiny_args(pipeline_samples=2),
+            *('--json-out', str(tmp_path / 'r.json')),
             '--cfg-options',
-            'model.backbone.channels=[8,16]',
-            'model.queue_len=16',
-            'model.neck.in_channels=16',
+            *tiny_trunk(16),
         ]
     )
     figures = json.loads((tmp_path / 'r.json').read_text())['variants']['bal']
