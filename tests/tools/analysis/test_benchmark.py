@@ -388,3 +388,42 @@ def test_a_failing_profiler_keeps_the_variants_figures(tmp_path, monkeypatch):
     figures = json.loads((tmp_path / 'r.json').read_text())['variants']['bal']
     assert figures['model_step_seq_per_s'] > 0 and 'profile' not in figures
     assert figures['profile_error'] == 'RuntimeError: CUPTI cannot trace this graph (simulated)'
+
+
+def test_each_variant_starts_with_the_last_ones_model_freed(tmp_path, monkeypatch):
+    """A compiled trunk keeps its model in a reference cycle: freed before the next variant."""
+    import gc
+    import sys
+    import weakref
+
+    import torch
+
+    from msclr_mm.models.backbones import UnifiedSTGCN
+
+    sys.path.insert(0, osp.dirname(TOOL))
+    import benchmark
+
+    alive = []
+
+    def measure(cfg, args, variant):
+        alive.append([r() is not None for r in models])  # the earlier variants' models
+        net = UnifiedSTGCN(
+            formats=['kinect25'], channels=[8], strides=[1], compile=dict(backend='eager')
+        ).train()
+        net(torch.randn(2, 1, 8, 25, 3), 'kinect25').sum().backward()
+        models.append(weakref.ref(net))
+        if variant == 'cl':
+            raise RuntimeError('CUDA out of memory (simulated)')
+        return dict(variant=variant, full_loop_seq_per_s=10.0, model_step_seq_per_s=20.0)
+
+    models = []
+    monkeypatch.setattr(benchmark, 'measure', measure)
+    monkeypatch.setattr(benchmark, 'measure_pipeline', lambda cfg, n: 0.5)
+    argv = [CONFIG, '--device', 'cpu', '--json-out', str(tmp_path / 'r.json')]
+    gc.disable()  # only the tool's own collection may free the cycles
+    try:
+        with pytest.raises(SystemExit, match='failed: cl'):
+            benchmark.main([*argv, '--variants', 'baseline', 'cl', 'bal'])
+    finally:
+        gc.enable()
+    assert alive == [[], [False], [False, False]]
