@@ -25,7 +25,7 @@ SWITCHES = (
     'cudnn',
 )
 # switches that also take one 0/1 per block, e.g. 'dense=1111111110'
-PER_BLOCK = {'dense': 'dense_gcn', 'gf': 'graph_first'}
+PER_BLOCK = ('dense', 'gf')
 
 
 def _parse(variant):
