@@ -35,7 +35,7 @@ setup(
         'tqdm',
     ],
     extras_require={
-        'tests': ['pytest>=7', 'hypothesis>=6', 'ruff>=0.5', 'scikit-learn'],
+        'tests': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6', 'ruff>=0.5', 'scikit-learn'],
         # mediapipe releases after 0.10.21 ship no model files.
         'video': ['mediapipe==0.10.21', 'opencv-python'],
     },

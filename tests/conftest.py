@@ -14,6 +14,48 @@ import torch.multiprocessing as mp
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
+MAX_WORKERS = 4  # each pytest-xdist worker holds torch and mmaction (about 2 GB)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``pytest -n auto`` (pyproject's default): one worker per usable core, at most 4."""
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def _share_cores_between_workers():
+    """Under pytest-xdist, give each worker its share of the cores, not all of them.
+
+    Most tests run a tool in a one-thread subprocess, so workers, one per core, halve the
+    wall time on 2 cores; a worker's own torch ops and the subprocesses it starts (which
+    inherit ``OMP_NUM_THREADS``) then use ``cores // workers`` threads instead of competing
+    for every core. A test that sets ``OMP_NUM_THREADS`` for its subprocess keeps its value.
+    """
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
+    if workers > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+        torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+
+_share_cores_between_workers()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Long files first: files with a ``slow`` test, then ``tests/tools/``, then the rest.
+
+    pytest-xdist hands each worker the next file as it finishes one; a five-minute file
+    handed out last would leave the other cores idle for its length. The order within each
+    group (and of the tests within a file) is unchanged.
+    """
+    tools = osp.join(REPO_ROOT, 'tests', 'tools') + os.sep
+    slow_files = {item.path for item in items if item.get_closest_marker('slow')}
+
+    def rank(item):
+        if item.path in slow_files:
+            return 0
+        return 1 if str(item.path).startswith(tools) else 2
+
+    items.sort(key=rank)  # stable
 
 
 def run_python(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):
