@@ -545,6 +545,7 @@ def test_finetune_encoder_step_is_the_mean_cross_entropys_heads_their_own():
     )
 
 
+@pytest.mark.slow
 def test_demo_knn_config_scores_the_pretrainings_own_knn(tmp_path):
     """tools/test.py with the demo kNN config on a demo pretraining checkpoint (queue 256,
     neck, key encoder) reports the numbers of that pretraining's own kNN validation

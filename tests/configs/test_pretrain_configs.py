@@ -235,6 +235,7 @@ DRIVER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_demo_configs_train_end_to_end(tmp_path):
     """Each demo config: 2 iterations of batch 4 (8 clips) through tools/train.py with a
     tiny backbone, then kNN on a few clips, all in one interpreter (saves the start-up time

@@ -2,6 +2,7 @@
 
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -45,6 +46,7 @@ def test_ntu60_config_matches_mmaction2_stgcn_shape():
     assert scores.shape == (2, 60)
 
 
+@pytest.mark.slow
 def test_smoke_config_trains_with_tools_train(tmp_path):
     run_python([osp.join(REPO_ROOT, 'tools', 'data', 'make_smoke_data.py')], cwd=tmp_path)
     work = tmp_path / 'work'

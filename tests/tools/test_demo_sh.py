@@ -5,6 +5,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT, run_python
 
 DEMO = osp.join(REPO_ROOT, 'tools', 'demo.sh')
@@ -52,6 +54,7 @@ def _rows(stdout):
     return rows
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_reruns_safely(tmp_path):
     run_python(
         [

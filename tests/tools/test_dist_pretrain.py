@@ -48,6 +48,7 @@ def dist_train(tmp_path, config, *args):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_keep_queue_and_key_encoder_identical(tmp_path):
     write_tiny_pretrain(tmp_path)
     config = tmp_path / 'dist_aimclr.py'

@@ -13,6 +13,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 import msclr_mm  # noqa: F401  (the safe checkpoint loader knows HistoryBuffer)
@@ -98,6 +99,7 @@ def test_preprocessor_generator_goes_through_the_hook():
     assert warned and "'data_preprocessor'" in warned[0]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     """Kill -9 in epoch 3 of 3; ``--resume`` from epoch 2 ends bit-identical."""
     config = write_tiny_pretrain(tmp_path)

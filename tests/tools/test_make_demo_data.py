@@ -2,6 +2,7 @@ import hashlib
 import os
 
 import numpy as np
+import pytest
 
 from msclr_mm.datasets import load_annotation_file, validate_annotations
 from msclr_mm.datasets.annotations import check_alignment
@@ -15,6 +16,7 @@ def digest(folder):
     return {f: hashlib.sha1((folder / f'{f}.pkl').read_bytes()).hexdigest() for f in FORMATS}
 
 
+@pytest.mark.slow
 def test_make_demo_data(tmp_path):
     out = tmp_path / 'demo'
     proc = run_python(['tools/data/make_demo_data.py', '--out-dir', str(out)])

@@ -41,6 +41,7 @@ def trained(tmp_path_factory):
     return root, work_dir, proc
 
 
+@pytest.mark.slow
 def test_train_checkpoints_and_learns(trained):
     _, work_dir, _ = trained
     for epoch in (10, 15, 20):

@@ -173,6 +173,7 @@ def _logged_rows(work_dir):
     ]
 
 
+@pytest.mark.slow
 def test_a_training_run_logs_the_same_as_with_mmengines_hook(tmp_path):
     """tools/train.py, tiny AimCLR, logs every 2nd iteration: the same rows either way."""
     import os.path as osp

@@ -57,6 +57,7 @@ def test_state_loads_weights_only(tmp_path):
     assert torch.equal(loaded['rng_state']['torch'], checkpoint['rng_state']['torch'])
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     """Kill -9 during epoch 12 of 20; ``--resume`` must end with the same weights."""
     run_python([osp.join(REPO_ROOT, 'tools', 'data', 'make_smoke_data.py')], cwd=tmp_path)

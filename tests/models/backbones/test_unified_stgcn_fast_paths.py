@@ -303,6 +303,7 @@ def test_sync_batchnorm_is_never_fused(monkeypatch):
     assert fused.forward_groups(aimclr_groups()) == ['kinect25', 'smplx42'] * 2
 
 
+@pytest.mark.slow
 def test_fused_trunk_compiles():
     plain, fused = fused_pair(compile=dict(backend='eager'))
     fused.fuse_groups = True

@@ -39,6 +39,7 @@ def test_probe_splits_each_iteration_into_fetch_hooks_and_step():
     assert s['iter_ms_max'] == pytest.approx(4000)
 
 
+@pytest.mark.slow
 def test_both_modes_on_the_recipe(tmp_path):
     report = run_tool_json(
         [

@@ -5,11 +5,14 @@ import math
 import os
 import os.path as osp
 
+import pytest
+
 from ...conftest import REPO_ROOT, run_python
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'bench_memory.py')
 
 
+@pytest.mark.slow
 def test_bench_memory_tiny(tmp_path):
     data_dir = str(tmp_path / 'data')
     args = [

@@ -31,6 +31,7 @@ def tiny_trunk(queue_len):
     ]
 
 
+@pytest.mark.slow
 def test_benchmark_compare_on_cpu(tmp_path):
     run_python(
         [osp.join(REPO_ROOT, 'tools', 'data', 'make_demo_data.py'), '--out-dir', 'data/demo'],
@@ -77,6 +78,7 @@ def test_benchmark_refuses_cuda_without_gpu():
     assert proc.returncode != 0 and 'no CUDA device' in proc.stderr
 
 
+@pytest.mark.slow
 def test_benchmark_variants_on_synthetic_data(tmp_path):
     """The fast path on a CPU: bf16 autocast off, channels-last, compiled trunk, balanced."""
     proc = run_python(

@@ -46,6 +46,7 @@ def _run(argv, cwd, capsys=None):
         os.chdir(old)
 
 
+@pytest.mark.slow
 def test_random_init_is_seeded_and_checkpoint_is_loaded(demo_dir, capsys):
     a = _run(['--random-init', '--seed', '0'], demo_dir)
     out = capsys.readouterr().out.strip().splitlines()

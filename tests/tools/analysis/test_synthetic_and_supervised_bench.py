@@ -5,6 +5,8 @@ import os.path as osp
 import pickle
 import sys
 
+import pytest
+
 from ...conftest import REPO_ROOT, run_python
 
 ANALYSIS = osp.join(REPO_ROOT, 'tools', 'analysis')
@@ -49,6 +51,7 @@ def test_bench_supervised_reports_ratios_on_cpu():
     assert report['ours-cl-dense/fp32/ratio_to_mmaction'] > 0
 
 
+@pytest.mark.slow
 def test_bench_supervised_plain_loss_and_graph_kinds_on_cpu():
     args = [osp.join(ANALYSIS, 'bench_supervised.py'), '--device', 'cpu', '--batch', '2',
             '--frames', '8', '--iters', '1', '--warmup', '0', '--precisions', 'fp32']  # fmt: skip

@@ -46,6 +46,7 @@ def test_step_bytes_averages_the_formats_per_kind():
     not (shutil.which('g++') or shutil.which('clang++')),
     reason="inductor's CPU kernels need a C++ compiler",
 )
+@pytest.mark.slow
 def test_eager_and_compiled_bytes_of_a_tiny_trunk(tmp_path):
     """One format, a training pass: inductor counts its graphs, fewer bytes than eager.
 
