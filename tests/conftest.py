@@ -17,9 +17,16 @@ SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
 MAX_WORKERS = 4  # each pytest-xdist worker holds torch and mmaction (about 2 GB)
 
 
+def usable_cores():
+    """Cores this process may run on (``os.cpu_count()`` where affinity is unknown: macOS)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def pytest_xdist_auto_num_workers(config):
     """``pytest -n auto`` (pyproject's default): one worker per usable core, at most 4."""
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    return max(1, min(MAX_WORKERS, usable_cores()))
 
 
 def _share_cores_between_workers():
@@ -32,7 +39,7 @@ def _share_cores_between_workers():
     """
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
     if workers > 1:
-        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        threads = max(1, usable_cores() // workers)
         os.environ.setdefault('OMP_NUM_THREADS', str(threads))
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 

@@ -15,6 +15,12 @@ def test_auto_workers_one_per_core_at_most_four(monkeypatch):
     assert conftest.MAX_WORKERS == 4
 
 
+def test_cores_without_affinity_come_from_cpu_count(monkeypatch):
+    monkeypatch.delattr(os, 'sched_getaffinity', raising=False)  # macOS has none
+    monkeypatch.setattr(os, 'cpu_count', lambda: 3)
+    assert conftest.usable_cores() == 3 and conftest.pytest_xdist_auto_num_workers(None) == 3
+
+
 def test_workers_split_the_cores_between_them(monkeypatch):
     threads = torch.get_num_threads()
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(8)))
