@@ -15,6 +15,7 @@ import torch.multiprocessing as mp
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
 MAX_WORKERS = 4  # each pytest-xdist worker holds torch and mmaction (about 2 GB)
+SLOW_SECONDS = 20.0  # a test this long (set-up and call) should carry the ``slow`` marker
 
 
 def usable_cores():
@@ -63,6 +64,46 @@ def pytest_collection_modifyitems(session, config, items):
         return 1 if str(item.path).startswith(tools) else 2
 
     items.sort(key=rank)  # stable
+
+
+_UNMARKED_SLOW = {}  # node id -> seconds (set-up and call) of unmarked tests
+
+
+def pytest_runtest_logreport(report):
+    """Add up each test's set-up and call time, for tests without the ``slow`` marker.
+
+    Under pytest-xdist the controller receives every worker's reports (their ``keywords``
+    included), so the summary below covers the whole run.
+    """
+    if report.when in ('setup', 'call') and 'slow' not in report.keywords:
+        _UNMARKED_SLOW[report.nodeid] = _UNMARKED_SLOW.get(report.nodeid, 0.0) + report.duration
+
+
+def unmarked_slow_tests(durations=None, limit=SLOW_SECONDS):
+    """``[(node id, seconds), ...]``, longest first: unmarked tests of ``limit`` s or more.
+
+    ``durations`` defaults to what this run recorded (node id -> set-up + call seconds).
+    """
+    durations = _UNMARKED_SLOW if durations is None else durations
+    return sorted(((n, s) for n, s in durations.items() if s >= limit), key=lambda t: -t[1])
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the tests that took ``SLOW_SECONDS`` or more without the ``slow`` marker.
+
+    A reminder, not a failure (this machine's speed varies twofold between days): a long
+    test without the marker is kept by ``pytest -m "not slow"`` and, under xdist, its file
+    is not handed out first, so it may finish last while the other workers sit idle.
+    """
+    if hasattr(terminalreporter.config, 'workerinput'):
+        return  # a pytest-xdist worker: the controller prints the run's summary
+    slow = unmarked_slow_tests()
+    if not slow:
+        return
+    terminalreporter.section(f'tests of {SLOW_SECONDS:.0f} s or more without the slow marker')
+    for nodeid, seconds in slow:
+        terminalreporter.write_line(f'{seconds:6.1f} s  {nodeid}')
+    terminalreporter.write_line('mark each with @pytest.mark.slow (README, Tests)')
 
 
 def run_python(args, cwd=REPO_ROOT, env=None, timeout=600, check=True):

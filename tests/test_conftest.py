@@ -56,3 +56,53 @@ def test_long_files_are_collected_first(request):
     assert len(files) == len(
         [i for n, i in enumerate(items) if n == 0 or i.path != items[n - 1].path]
     )
+
+
+class _Report:
+    def __init__(self, nodeid, when, duration, markers=()):
+        self.nodeid, self.when, self.duration = nodeid, when, duration
+        self.keywords = {nodeid.split('::')[-1]: 1, **dict.fromkeys(markers, 1)}
+
+
+class _Terminal:
+    def __init__(self, worker=False):
+        self.config = type('Config', (), {'workerinput': {}} if worker else {})()
+        self.lines = []
+
+    def section(self, title):
+        self.lines.append(f'== {title}')
+
+    def write_line(self, line):
+        self.lines.append(line)
+
+
+def test_unmarked_long_tests_are_named_in_the_summary(monkeypatch):
+    monkeypatch.setattr(conftest, '_UNMARKED_SLOW', {})
+    reports = [
+        _Report('t.py::a', 'setup', 15.0),  # a module fixture's time counts for its test
+        _Report('t.py::a', 'call', 6.0),
+        _Report('t.py::a', 'teardown', 30.0),  # teardown does not
+        _Report('t.py::b', 'call', 19.0),
+        _Report('t.py::c', 'setup', 10.0, markers=['slow']),
+        _Report('t.py::c', 'call', 50.0, markers=['slow']),
+        _Report('t.py::d', 'call', 40.0),
+    ]
+    for report in reports:
+        conftest.pytest_runtest_logreport(report)
+    assert conftest.unmarked_slow_tests() == [('t.py::d', 40.0), ('t.py::a', 21.0)]
+    terminal = _Terminal()
+    conftest.pytest_terminal_summary(terminal)
+    assert terminal.lines[0] == '== tests of 20 s or more without the slow marker'
+    assert ['t.py::d' in terminal.lines[1], 't.py::a' in terminal.lines[2]] == [True, True]
+    assert len(terminal.lines) == 4
+    worker = _Terminal(worker=True)  # an xdist worker leaves the summary to the controller
+    conftest.pytest_terminal_summary(worker)
+    assert worker.lines == []
+
+
+def test_no_summary_when_every_long_test_is_marked(monkeypatch):
+    monkeypatch.setattr(conftest, '_UNMARKED_SLOW', {})
+    conftest.pytest_runtest_logreport(_Report('t.py::a', 'call', 5.0))
+    terminal = _Terminal()
+    conftest.pytest_terminal_summary(terminal)
+    assert terminal.lines == [] and conftest.unmarked_slow_tests(limit=5.0) == [('t.py::a', 5.0)]
