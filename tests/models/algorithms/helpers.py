@@ -37,10 +37,19 @@ def build(type_='SkeletonCLR', seed=0, **kwargs):
     return MODELS.build(tiny_cfg(type_, **kwargs))
 
 
-def clips(num, T=12, M=2, seed=0):
-    """Per-sample clips {fmt: (num, M, T, V, 3)}: every clip exists in every format."""
+def clips(num, T=12, M=2, seed=0, spread=4.0):
+    """Per-sample clips {fmt: (num, M, T, V, 3)}: every clip exists in every format.
+
+    Each clip is noise moved by an offset of its own (``spread`` times a normal draw per
+    coordinate, the same in every format): clips of noise alone look alike after global
+    pooling (the untrained tiny encoder maps them to embeddings with cosine above 0.99999,
+    so a clip paired with another's key changes a loss by rounding-sized amounts); the
+    offsets spread them (cosine about 0.995 apart at the default).
+    """
     g = torch.Generator().manual_seed(seed)
-    return {f: torch.randn(num, M, T, v, 3, generator=g) for f, v in JOINTS.items()}
+    noise = {f: torch.randn(num, M, T, v, 3, generator=g) for f, v in JOINTS.items()}
+    offsets = torch.randn(num, 1, 1, 1, 3, generator=g) * spread
+    return {f: x + offsets for f, x in noise.items()}
 
 
 def view(data, assignment):

@@ -37,17 +37,42 @@ def test_loss_equals_per_sample_hand_computation_across_formats():
     assert model.queue.ptr.tolist() == [N]
 
 
-def test_pairing_uses_index_not_group_order():
+def positives_and_hand_similarities(inputs):
+    """The positive similarities the head receives, and ``S[i, j] = q_i . k_j`` by hand.
+
+    ``q_i`` and ``k_j`` are clip ``i``'s query and clip ``j``'s key, each embedded alone in
+    its view's format; right pairing gives ``pos[i] = S[i, i]``.
+    """
     model = build()
     model.eval()
+    model.update_key_encoder()  # first update: key encoder = query encoder
+    _, q_raw, k_raw = batch()
+    with torch.no_grad():
+        q = torch.stack([embed_one(model, q_raw[f][i], f) for i, f in enumerate(Q_FMT)])
+        k = torch.stack([embed_one(model, k_raw[f][i], f, key=True) for i, f in enumerate(K_FMT)])
+    seen = []
+    head_loss = model.head.loss
+    model.head.loss = lambda pos, neg: seen.append(pos.detach().flatten()) or head_loss(pos, neg)
+    model.loss(inputs)
+    return seen[0], q @ k.t()
+
+
+def test_pairing_uses_index_not_group_order():
+    # The untrained encoder maps every clip to nearly the same embedding, so a wrong pairing
+    # moves the mean loss by little; each query's positive similarity tells its partner apart
     inputs, _, _ = batch()
-    ref = model.loss(inputs)['loss_nce']
-    model2 = build()
-    model2.eval()
-    # same rows, but lying about the index of one group breaks the pairing
+    pos, sim = positives_and_hand_similarities(inputs)
+    torch.testing.assert_close(pos, sim.diagonal(), rtol=0, atol=1e-6)
+    # same rows, but lying about the index of the key view's smpl24 group (clips 0, 1, 3):
+    # the keys of clips 0 and 3 change places
     bad = {v: {f: dict(g) for f, g in groups.items()} for v, groups in inputs.items()}
+    assert bad['key']['smpl24']['index'].tolist() == [3, 1, 0]
     bad['key']['smpl24']['index'] = bad['key']['smpl24']['index'].flip(0)
-    assert not torch.allclose(model2.loss(bad)['loss_nce'], ref)
+    pos_bad, _ = positives_and_hand_similarities(bad)
+    swapped = sim.diagonal().clone()
+    swapped[0], swapped[3] = sim[0, 3], sim[3, 0]
+    torch.testing.assert_close(pos_bad, swapped, rtol=0, atol=1e-6)
+    assert (swapped - sim.diagonal()).abs().max() > 1e-4  # 2.7e-4: 270 times atol
 
 
 def test_gradients_reach_the_query_encoder_only_and_key_encoder_moves_by_momentum():
